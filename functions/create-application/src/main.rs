@@ -1,0 +1,11 @@
+use lambda_http::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    appkeys::telemetry::init();
+    let api = appkeys::Api::from_env().await?;
+    run(service_fn(|request| {
+        create_application::handler(&api, request)
+    }))
+    .await
+}

@@ -1,0 +1,48 @@
+# Sourced by scripts/test and scripts/dev: installs moto's server into a virtual environment that
+# this project owns (.venv), starts it on a free loopback port, and stops it when the caller exits.
+MOTO_VERSION="5.2.5"
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo_root/.venv"
+
+install_moto() {
+  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+    echo "==> installing moto[server]==$MOTO_VERSION into .venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_moto [port]: exports AWS_ENDPOINT_URL and dummy credentials for the SDK.
+start_moto() {
+  local port="${1:-$(free_port)}"
+  local log="${MOTO_LOG:-$repo_root/target/moto.log}"
+  mkdir -p "$(dirname "$log")"
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  trap stop_moto EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break; fi
+    if ! kill -0 "$MOTO_PID" 2>/dev/null; then echo "moto_server failed to start; see $log" >&2; cat "$log" >&2; return 1; fi
+    sleep 0.1
+  done
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+  export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  echo "==> moto_server (pid $MOTO_PID) at $AWS_ENDPOINT_URL"
+}
+
+stop_moto() {
+  if [ -n "${MOTO_PID:-}" ] && kill -0 "$MOTO_PID" 2>/dev/null; then
+    kill "$MOTO_PID" 2>/dev/null
+    wait "$MOTO_PID" 2>/dev/null
+  fi
+  MOTO_PID=""
+}

@@ -1,0 +1,93 @@
+//! AWS SDK set-up shared by every function: bounded timeouts and retries, and the pepper.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::api_key::Pepper;
+use crate::config::{PepperSource, MIN_PEPPER_BYTES};
+
+/// How long a function may wait on AWS before giving up. The authorizer runs on the payment
+/// path and must fail closed quickly: a dead endpoint costs it at most about two seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+    pub max_attempts: u32,
+}
+
+impl Budget {
+    pub const AUTHORIZER: Self = Self {
+        connect: Duration::from_millis(300),
+        attempt: Duration::from_millis(800),
+        operation: Duration::from_millis(1800),
+        max_attempts: 2,
+    };
+    pub const MANAGEMENT: Self = Self {
+        connect: Duration::from_secs(1),
+        attempt: Duration::from_secs(3),
+        operation: Duration::from_secs(8),
+        max_attempts: 3,
+    };
+}
+
+/// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_DYNAMODB`, …) the way every AWS SDK does, with `budget` applied.
+pub async fn sdk_config(budget: Budget) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(budget.connect)
+                .operation_attempt_timeout(budget.attempt)
+                .operation_timeout(budget.operation)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(budget.max_attempts))
+        .load()
+        .await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PepperError {
+    #[error("could not read the API-key pepper from Secrets Manager secret `{secret_id}` (API_KEY_PEPPER_SECRET_ID): {reason}")]
+    Unreadable { secret_id: String, reason: String },
+    #[error("the API-key pepper in Secrets Manager secret `{secret_id}` (API_KEY_PEPPER_SECRET_ID) must be at least {MIN_PEPPER_BYTES} bytes")]
+    TooShort { secret_id: String },
+}
+
+/// Fetches the pepper once, at cold start; it is held for the life of the instance.
+pub async fn load_pepper(sdk: &SdkConfig, source: &PepperSource) -> Result<Pepper, PepperError> {
+    let secret_id = match source {
+        PepperSource::Inline(secret) => return Ok(Pepper::new(secret)),
+        PepperSource::SecretsManager { secret_id } => secret_id,
+    };
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let output = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|err| PepperError::Unreadable {
+            secret_id: secret_id.clone(),
+            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
+        })?;
+    let secret = match (output.secret_string(), output.secret_binary()) {
+        (Some(text), _) => text.as_bytes(),
+        (None, Some(binary)) => binary.as_ref(),
+        (None, None) => {
+            return Err(PepperError::Unreadable {
+                secret_id: secret_id.clone(),
+                reason: "the secret has no value".into(),
+            })
+        }
+    };
+    if secret.len() < MIN_PEPPER_BYTES {
+        return Err(PepperError::TooShort {
+            secret_id: secret_id.clone(),
+        });
+    }
+    Ok(Pepper::new(secret))
+}

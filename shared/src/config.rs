@@ -1,0 +1,269 @@
+//! Configuration, read and validated once when a function starts.
+//!
+//! A missing or malformed variable fails start with a message naming it, so a bad deployment is
+//! caught by the first cold start instead of by the first merchant request.
+
+use crate::api_key::KeyMode;
+
+/// The most active keys one application may have. Disabling or enabling an application rewrites
+/// the lookup record of every active key in one DynamoDB transaction (at most 100 items), next to
+/// the application item itself.
+pub const MAX_KEYS_CEILING: u32 = 99;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("configuration: {name} is required but not set")]
+    Missing { name: &'static str },
+    #[error("configuration: {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_keys_per_application: u32,
+    pub max_applications_per_merchant: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_keys_per_application: 10,
+            max_applications_per_merchant: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub merchant_claim: String,
+    pub limits: Limits,
+    pub key_mode: KeyMode,
+}
+
+/// Where the HMAC pepper comes from. Only `create-api-key` and the authorizer need it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PepperSource {
+    SecretsManager {
+        secret_id: String,
+    },
+    /// `API_KEY_PEPPER`, for local runs only.
+    Inline(Vec<u8>),
+}
+
+impl std::fmt::Debug for PepperSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SecretsManager { secret_id } => write!(f, "SecretsManager({secret_id})"),
+            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
+        }
+    }
+}
+
+pub const MIN_PEPPER_BYTES: usize = 32;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so that tests can supply variables without touching
+    /// the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let table_name = vars.required("TABLE_NAME")?;
+        let merchant_claim = vars
+            .optional("MERCHANT_CLAIM")
+            .unwrap_or_else(|| "merchant_id".into());
+        let defaults = Limits::default();
+        let max_keys_per_application = vars.number(
+            "MAX_KEYS_PER_APPLICATION",
+            defaults.max_keys_per_application,
+            1..=MAX_KEYS_CEILING,
+        )?;
+        let max_applications_per_merchant = vars.number(
+            "MAX_APPLICATIONS_PER_MERCHANT",
+            defaults.max_applications_per_merchant,
+            1..=1_000_000,
+        )?;
+        let key_mode = match vars.optional("KEY_MODE").as_deref() {
+            None | Some("live") => KeyMode::Live,
+            Some("test") => KeyMode::Test,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "KEY_MODE",
+                    reason: format!("expected `live` or `test`, got `{other}`"),
+                })
+            }
+        };
+        Ok(Self {
+            table_name,
+            merchant_claim,
+            limits: Limits {
+                max_keys_per_application,
+                max_applications_per_merchant,
+            },
+            key_mode,
+        })
+    }
+}
+
+impl PepperSource {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        match (
+            vars.optional("API_KEY_PEPPER_SECRET_ID"),
+            vars.optional("API_KEY_PEPPER"),
+        ) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid {
+                name: "API_KEY_PEPPER",
+                reason:
+                    "set either API_KEY_PEPPER_SECRET_ID or API_KEY_PEPPER (local runs), not both"
+                        .into(),
+            }),
+            (Some(secret_id), None) => Ok(Self::SecretsManager { secret_id }),
+            (None, Some(pepper)) if pepper.len() < MIN_PEPPER_BYTES => Err(ConfigError::Invalid {
+                name: "API_KEY_PEPPER",
+                reason: format!("must be at least {MIN_PEPPER_BYTES} bytes"),
+            }),
+            (None, Some(pepper)) => Ok(Self::Inline(pepper.into_bytes())),
+            (None, None) => Err(ConfigError::Missing {
+                name: "API_KEY_PEPPER_SECRET_ID",
+            }),
+        }
+    }
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// An empty variable counts as unset: SAM and shells both produce them for "no value".
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing { name })
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        let Some(raw) = self.optional(name) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<u32>() {
+            Ok(value) if range.contains(&value) => Ok(value),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!(
+                    "expected a whole number from {} to {}, got `{raw}`",
+                    range.start(),
+                    range.end()
+                ),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_table_is_set() {
+        let config = Config::from_lookup(lookup(&[("TABLE_NAME", "t")])).unwrap();
+        assert_eq!(config.table_name, "t");
+        assert_eq!(config.merchant_claim, "merchant_id");
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.key_mode, KeyMode::Live);
+    }
+
+    #[test]
+    fn missing_table_name_is_named() {
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing { name: "TABLE_NAME" });
+        assert!(err.to_string().contains("TABLE_NAME"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (name, value) in [
+            ("MAX_KEYS_PER_APPLICATION", "0"),
+            ("MAX_KEYS_PER_APPLICATION", "100"),
+            ("MAX_KEYS_PER_APPLICATION", "ten"),
+            ("MAX_APPLICATIONS_PER_MERCHANT", "-1"),
+            ("KEY_MODE", "prod"),
+        ] {
+            let err =
+                Config::from_lookup(lookup(&[("TABLE_NAME", "t"), (name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err} should name {name}");
+        }
+    }
+
+    #[test]
+    fn overrides_are_read() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("MERCHANT_CLAIM", "custom:merchant"),
+            ("MAX_KEYS_PER_APPLICATION", "3"),
+            ("MAX_APPLICATIONS_PER_MERCHANT", "7"),
+            ("KEY_MODE", "test"),
+        ]))
+        .unwrap();
+        assert_eq!(config.merchant_claim, "custom:merchant");
+        assert_eq!(
+            config.limits,
+            Limits {
+                max_keys_per_application: 3,
+                max_applications_per_merchant: 7
+            }
+        );
+        assert_eq!(config.key_mode, KeyMode::Test);
+    }
+
+    #[test]
+    fn pepper_source_rules() {
+        let long = "p".repeat(MIN_PEPPER_BYTES);
+        assert_eq!(
+            PepperSource::from_lookup(lookup(&[])).unwrap_err(),
+            ConfigError::Missing {
+                name: "API_KEY_PEPPER_SECRET_ID"
+            }
+        );
+        assert_eq!(
+            PepperSource::from_lookup(lookup(&[("API_KEY_PEPPER_SECRET_ID", "s")])).unwrap(),
+            PepperSource::SecretsManager {
+                secret_id: "s".into()
+            }
+        );
+        assert_eq!(
+            PepperSource::from_lookup(lookup(&[("API_KEY_PEPPER", &long)])).unwrap(),
+            PepperSource::Inline(long.clone().into_bytes())
+        );
+        let short = PepperSource::from_lookup(lookup(&[("API_KEY_PEPPER", "short")])).unwrap_err();
+        assert!(short.to_string().contains("API_KEY_PEPPER"));
+        let both = PepperSource::from_lookup(lookup(&[
+            ("API_KEY_PEPPER", &long),
+            ("API_KEY_PEPPER_SECRET_ID", "s"),
+        ]));
+        assert!(both.is_err());
+        assert!(!format!("{:?}", PepperSource::Inline(long.into_bytes())).contains("ppp"));
+    }
+}

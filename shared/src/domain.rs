@@ -1,0 +1,360 @@
+//! Validated domain values. Once constructed they are known good, so the store and the handlers
+//! never re-check them.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::FieldError;
+
+pub const APPLICATION_NAME_MAX: usize = 100;
+pub const APPLICATION_DESCRIPTION_MAX: usize = 500;
+pub const KEY_DESCRIPTION_MAX: usize = 200;
+const MERCHANT_ID_MAX: usize = 256;
+
+/// The merchant, taken only from the verified JWT claims.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MerchantId(String);
+
+impl MerchantId {
+    /// `None` for an empty, over-long or control-character value: the caller answers 401.
+    pub fn from_claim(value: &str) -> Option<Self> {
+        let ok = !value.trim().is_empty()
+            && value.len() <= MERCHANT_ID_MAX
+            && !value.chars().any(char::is_control);
+        ok.then(|| Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! uuid_id {
+    ($name:ident) => {
+        /// A UUID v7 (ids sort by creation time). Path values must be in the canonical lowercase
+        /// hyphenated form that the API returns; anything else cannot name a resource.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn parse(value: &str) -> Option<Self> {
+                let id = Uuid::try_parse(value).ok()?;
+                (id.hyphenated().to_string() == value).then_some(Self(id))
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(ApplicationId);
+uuid_id!(KeyId);
+
+/// An application name: trimmed, 1..=100 Unicode scalar values, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationName {
+    display: String,
+    folded: String,
+}
+
+impl ApplicationName {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let display = raw.trim();
+        let length = display.chars().count();
+        if length == 0 {
+            return Err(FieldError::new("name", "must not be blank"));
+        }
+        if length > APPLICATION_NAME_MAX {
+            return Err(FieldError::new(
+                "name",
+                format!("must be at most {APPLICATION_NAME_MAX} characters (got {length})"),
+            ));
+        }
+        if display.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "name",
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self {
+            display: display.to_owned(),
+            folded: fold_case(display),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The form names are compared in: "Prod", " prod " and "PROD" are one name.
+    pub fn folded(&self) -> &str {
+        &self.folded
+    }
+}
+
+/// Upper- then lower-casing approximates Unicode full case folding ("Straße" and "STRASSE"
+/// collide) with the standard library alone.
+fn fold_case(name: &str) -> String {
+    name.to_uppercase().to_lowercase()
+}
+
+/// A trimmed description of 1..=`max` characters. Line breaks and tabs are allowed (descriptions
+/// are free text); other control characters are not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(field: &'static str, raw: &str, max: usize) -> Result<Self, FieldError> {
+        let value = raw.trim();
+        let length = value.chars().count();
+        if length == 0 {
+            return Err(FieldError::new(field, "must not be blank"));
+        }
+        if length > max {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {max} characters (got {length})"),
+            ));
+        }
+        if value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(FieldError::new(
+                field,
+                "must not contain control characters other than line breaks and tabs",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// For values read back from the table, which were validated when written.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApplication {
+    pub name: ApplicationName,
+    pub description: Option<Description>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(Self::Active),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// An application as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    pub id: String,
+    pub name: String,
+    pub description: Option<Description>,
+    pub is_enabled: bool,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<Vec<ApiKeySummary>>,
+}
+
+/// A key as listings show it: never the hash, never the full key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeySummary {
+    pub id: String,
+    pub key_prefix: String,
+    pub description: Description,
+    pub status: KeyStatus,
+    pub created_at: String,
+}
+
+/// The one response that carries a full key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    pub id: String,
+    pub application_id: String,
+    pub full_key: String,
+    pub key_prefix: String,
+    pub description: Description,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub limit: u32,
+    pub include_api_keys: bool,
+}
+
+pub const PAGE_LIMIT_MAX: u32 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub limit: u32,
+    pub total_items: u64,
+    pub total_pages: u64,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, request: PageRequest, total_items: u64) -> Self {
+        let total_pages = total_items.div_ceil(u64::from(request.limit));
+        Self {
+            items,
+            page: request.page,
+            limit: request.limit,
+            total_items,
+            total_pages,
+            has_previous_page: request.page > 1,
+            has_next_page: u64::from(request.page) < total_pages,
+        }
+    }
+}
+
+/// The current time as the API shows it: RFC 3339, UTC, whole seconds.
+pub fn now_rfc3339() -> String {
+    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    DateTime::from_secs(seconds)
+        .fmt(DateTimeFormat::DateTime)
+        .expect("a current time formats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_folded() {
+        let name = ApplicationName::parse("  Production Web Store \t").unwrap();
+        assert_eq!(name.as_str(), "Production Web Store");
+        assert_eq!(
+            ApplicationName::parse("Prod").unwrap().folded(),
+            ApplicationName::parse(" prod ").unwrap().folded()
+        );
+        assert_eq!(
+            ApplicationName::parse("Straße").unwrap().folded(),
+            ApplicationName::parse("STRASSE").unwrap().folded()
+        );
+    }
+
+    #[test]
+    fn name_length_counts_characters_not_bytes() {
+        assert!(ApplicationName::parse(&"é".repeat(100)).is_ok());
+        assert!(ApplicationName::parse(&"é".repeat(101)).is_err());
+        assert!(ApplicationName::parse(&" a ".repeat(1)).is_ok());
+    }
+
+    #[test]
+    fn bad_names_are_rejected() {
+        for bad in ["", "   ", "a\u{0007}b", "line\nbreak", "\u{0000}"] {
+            assert!(ApplicationName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn descriptions() {
+        assert_eq!(Description::parse("d", " x ", 5).unwrap().as_str(), "x");
+        assert!(Description::parse("d", "  ", 5).is_err());
+        assert!(Description::parse("d", "123456", 5).is_err());
+        assert!(Description::parse("d", "a\nb", 5).is_ok());
+        assert!(Description::parse("d", "a\u{1b}b", 5).is_err());
+    }
+
+    #[test]
+    fn ids_must_be_canonical_uuids() {
+        let id = ApplicationId::new();
+        assert_eq!(ApplicationId::parse(&id.to_string()), Some(id));
+        assert_eq!(ApplicationId::parse(&id.to_string().to_uppercase()), None);
+        assert_eq!(ApplicationId::parse("uuid-v4-app-123"), None);
+        assert_eq!(ApplicationId::parse(&id.to_string().replace('-', "")), None);
+        assert!(ApplicationId::new() > id, "v7 ids sort by creation time");
+    }
+
+    #[test]
+    fn merchant_claims() {
+        assert!(MerchantId::from_claim("m_123").is_some());
+        assert!(MerchantId::from_claim("").is_none());
+        assert!(MerchantId::from_claim("  ").is_none());
+        assert!(MerchantId::from_claim("a\u{0}").is_none());
+        assert!(MerchantId::from_claim(&"m".repeat(257)).is_none());
+    }
+
+    #[test]
+    fn page_arithmetic() {
+        let req = |page, limit| PageRequest {
+            page,
+            limit,
+            include_api_keys: false,
+        };
+        let p = Page::<()>::new(vec![], req(1, 10), 0);
+        assert_eq!(
+            (p.total_pages, p.has_previous_page, p.has_next_page),
+            (0, false, false)
+        );
+        let p = Page::<()>::new(vec![], req(2, 10), 21);
+        assert_eq!(
+            (p.total_pages, p.has_previous_page, p.has_next_page),
+            (3, true, true)
+        );
+        let p = Page::<()>::new(vec![], req(3, 10), 21);
+        assert_eq!((p.total_pages, p.has_next_page), (3, false));
+        let p = Page::<()>::new(vec![], req(9, 10), 21);
+        assert_eq!((p.has_previous_page, p.has_next_page), (true, false));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_seconds() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.ends_with('Z'));
+        assert_eq!(&now[10..11], "T");
+    }
+}

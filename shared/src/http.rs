@@ -1,0 +1,413 @@
+//! The HTTP edge: claims → merchant, strict request parsing, and the one place where errors
+//! become `application/problem+json` responses.
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::domain::{
+    ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication, PageRequest,
+    APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
+};
+use crate::error::{BoxError, FieldError, StoreError};
+
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(BoxError),
+}
+
+impl ApiError {
+    fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl ApiError {
+    /// Status, stable code, title and detail for every error. 5xx details are fixed strings:
+    /// what went wrong inside goes to the log, never to the caller.
+    fn describe(&self) -> (StatusCode, &'static str, &'static str, String) {
+        use StoreError as S;
+        match self {
+            Self::Validation(_) => (
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "Validation failed",
+                "The request is invalid; see `errors` for each problem.".into(),
+            ),
+            Self::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "The token does not identify a merchant.".into(),
+            ),
+            Self::NotFound(what) => not_found(what),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+                format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+            ),
+            Self::Store(S::NameTaken) => (
+                StatusCode::CONFLICT,
+                "name_taken",
+                "Name taken",
+                "An application with that name already exists for your merchant account.".into(),
+            ),
+            Self::Store(S::ApplicationLimitReached { max }) => (
+                StatusCode::BAD_REQUEST,
+                "application_limit_reached",
+                "Application limit reached",
+                format!("Maximum number of applications for this merchant account has been reached ({max})."),
+            ),
+            Self::Store(S::KeyLimitReached { max }) => (
+                StatusCode::BAD_REQUEST,
+                "key_limit_reached",
+                "Key limit reached",
+                format!("Maximum number of API keys for this application has been reached ({max} active keys)."),
+            ),
+            Self::Store(S::KeyAlreadyRevoked) => (
+                StatusCode::BAD_REQUEST,
+                "key_already_revoked",
+                "Key already revoked",
+                "Key is already revoked.".into(),
+            ),
+            Self::Store(S::ApplicationNotFound) => not_found("application"),
+            Self::Store(S::KeyNotFound) => not_found("key"),
+            Self::Store(S::Contention) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "Temporarily unavailable",
+                "The request conflicted with concurrent changes; retry it.".into(),
+            ),
+            Self::Store(S::Backend(_) | S::CorruptItem(_)) | Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "Something went wrong on our side.".into(),
+            ),
+        }
+    }
+
+    /// The single mapping from an error to what the caller sees.
+    pub fn into_response(self, request_id: &str) -> Response<Body> {
+        let (status, code, title, detail) = self.describe();
+        if status.is_server_error() {
+            tracing::error!(request_id, error = %self, "request failed");
+        } else {
+            tracing::info!(
+                request_id,
+                code,
+                status = status.as_u16(),
+                "request rejected"
+            );
+        }
+        let errors = match &self {
+            Self::Validation(errors) => Some(errors.as_slice()),
+            _ => None,
+        };
+        let problem = Problem {
+            kind: format!("/errors/{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
+        let mut response = json_response(status, &problem);
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+fn not_found(what: &str) -> (StatusCode, &'static str, &'static str, String) {
+    let detail = match what {
+        "key" => "Key not found.",
+        _ => "Application not found.",
+    };
+    (
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "Not found",
+        detail.into(),
+    )
+}
+
+/// Runs a handler body and turns its error, if any, into the problem response. Handlers
+/// therefore always answer with a response.
+pub async fn respond<F>(request: &Request, work: F) -> Result<Response<Body>, lambda_http::Error>
+where
+    F: std::future::Future<Output = Result<Response<Body>, ApiError>>,
+{
+    Ok(match work.await {
+        Ok(response) => response,
+        Err(err) => err.into_response(&request_id(request)),
+    })
+}
+
+/// The API Gateway request id (also in the gateway's access log), else the Lambda one.
+pub fn request_id(request: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() {
+        if let Some(id) = &context.request_id {
+            return id.clone();
+        }
+    }
+    request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default()
+}
+
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    let body = serde_json::to_string(body).expect("response types serialize");
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub fn empty_response(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
+
+/// The merchant from the claims that API Gateway's JWT authorizer verified. Never from the path,
+/// query or body: a request without the claim is refused.
+pub fn merchant(request: &Request, claim: &str) -> Result<MerchantId, ApiError> {
+    let claims = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims),
+        _ => None,
+    };
+    claims
+        .and_then(|claims| claims.get(claim))
+        .and_then(|value| MerchantId::from_claim(value))
+        .ok_or(ApiError::Unauthorized)
+}
+
+fn path_parameter<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
+/// A path id that is not a canonical UUID cannot name anything: 404, like an unknown id.
+pub fn application_id(request: &Request) -> Result<ApplicationId, ApiError> {
+    path_parameter(request, "id")
+        .and_then(ApplicationId::parse)
+        .ok_or(ApiError::NotFound("application"))
+}
+
+pub fn key_id(request: &Request) -> Result<KeyId, ApiError> {
+    path_parameter(request, "keyId")
+        .and_then(KeyId::parse)
+        .ok_or(ApiError::NotFound("key"))
+}
+
+/// `page`, `limit` and `include`, strictly: unknown, repeated or malformed values are 400.
+pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
+    let mut page = PageRequest {
+        page: 1,
+        limit: 10,
+        include_api_keys: false,
+    };
+    let mut errors = Vec::new();
+    let mut seen = Vec::new();
+    if let Some(params) = request.query_string_parameters_ref() {
+        for (name, value) in params.iter() {
+            if seen.contains(&name) {
+                errors.push(FieldError::new(name, "must be given at most once"));
+                continue;
+            }
+            seen.push(name);
+            match name {
+                "page" => match value.parse::<u32>() {
+                    Ok(number) if number >= 1 && number <= 1_000_000 => page.page = number,
+                    _ => errors.push(FieldError::new("page", "must be a whole number from 1")),
+                },
+                "limit" => match value.parse::<u32>() {
+                    Ok(number) if (1..=PAGE_LIMIT_MAX).contains(&number) => page.limit = number,
+                    _ => errors.push(FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {PAGE_LIMIT_MAX}"),
+                    )),
+                },
+                "include" if value == "apiKeys" => page.include_api_keys = true,
+                "include" => errors.push(FieldError::new("include", "may only be `apiKeys`")),
+                other => errors.push(FieldError::new(other, "is not a known query parameter")),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(page)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// A request body that must be one JSON object with only known fields. Each accessor takes a
+/// field out; [`JsonObject::finish`] then reports every problem at once, unknown fields included.
+pub struct JsonObject {
+    fields: Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl JsonObject {
+    pub fn parse(request: &Request) -> Result<Self, ApiError> {
+        let bytes: &[u8] = request.body().as_ref();
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::invalid("body", "a JSON object is required"));
+        }
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|err| ApiError::invalid("body", format!("is not valid JSON: {err}")))?;
+        match value {
+            Value::Object(fields) => Ok(Self {
+                fields,
+                errors: Vec::new(),
+            }),
+            _ => Err(ApiError::invalid("body", "must be a JSON object")),
+        }
+    }
+
+    fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// `Some(None)` when absent or null; `None` after recording a type error.
+    pub fn optional_string(&mut self, field: &str) -> Option<Option<String>> {
+        match self.fields.remove(field) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(value)) => Some(Some(value)),
+            Some(_) => {
+                self.error(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    pub fn required_string(&mut self, field: &str) -> Option<String> {
+        match self.optional_string(field)? {
+            Some(value) => Some(value),
+            None => {
+                self.error(field, "is required");
+                None
+            }
+        }
+    }
+
+    pub fn required_bool(&mut self, field: &str) -> Option<bool> {
+        match self.fields.remove(field) {
+            Some(Value::Bool(value)) => Some(value),
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(_) => {
+                self.error(field, "must be a boolean (true or false)");
+                None
+            }
+        }
+    }
+
+    /// Records a domain validation failure for a field.
+    pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|err| self.errors.push(err)).ok()
+    }
+
+    pub fn finish(mut self) -> Result<(), ApiError> {
+        let unknown: Vec<String> = self.fields.keys().cloned().collect();
+        for field in unknown {
+            self.error(&field, "is not a known field");
+        }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+/// `POST /api/v1/applications`
+pub fn new_application(request: &Request) -> Result<NewApplication, ApiError> {
+    let mut body = JsonObject::parse(request)?;
+    let name = body
+        .required_string("name")
+        .and_then(|raw| body.check(ApplicationName::parse(&raw)));
+    let description = body
+        .optional_string("description")
+        .and_then(|raw| match raw {
+            None => Some(None),
+            Some(raw) => body
+                .check(Description::parse(
+                    "description",
+                    &raw,
+                    APPLICATION_DESCRIPTION_MAX,
+                ))
+                .map(Some),
+        });
+    body.finish()?;
+    match (name, description) {
+        (Some(name), Some(description)) => Ok(NewApplication { name, description }),
+        _ => unreachable!("finish() reports every missing or invalid field"),
+    }
+}
+
+/// `POST /api/v1/applications/{id}/api-keys`
+pub fn new_api_key(request: &Request) -> Result<Description, ApiError> {
+    let mut body = JsonObject::parse(request)?;
+    let description = body
+        .required_string("description")
+        .and_then(|raw| body.check(Description::parse("description", &raw, KEY_DESCRIPTION_MAX)));
+    body.finish()?;
+    Ok(description.expect("finish() reports a missing or invalid description"))
+}
+
+/// `PATCH /api/v1/applications/{id}/status`
+pub fn status_change(request: &Request) -> Result<bool, ApiError> {
+    let mut body = JsonObject::parse(request)?;
+    let enabled = body.required_bool("isEnabled");
+    body.finish()?;
+    Ok(enabled.expect("finish() reports a missing or invalid isEnabled"))
+}

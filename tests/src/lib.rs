@@ -1,0 +1,393 @@
+//! Test harness: each test gets its own DynamoDB table (production schema) on whatever endpoint
+//! the environment names — moto's server under `scripts/test`, real DynamoDB when
+//! `AWS_ENDPOINT_URL` is unset and credentials are present — and drives the functions' own
+//! handlers with real API Gateway HTTP API (payload 2.0) events.
+
+use std::collections::HashMap;
+
+use appkeys::api_key::{KeyMode, Pepper};
+use appkeys::aws::{sdk_config, Budget};
+use appkeys::config::Limits;
+use appkeys::{Api, Config, Store};
+use lambda_http::{Body, Request};
+use serde_json::{json, Value};
+
+/// An API Gateway HTTP API event with a JWT authorizer, exactly as the `aws_lambda_events` crate
+/// ships it (captured from AWS). Tests change only the fields a real request would change.
+pub const JWT_EVENT: &str = include_str!("../../events/apigw-http-api-jwt-request.json");
+
+pub const MERCHANT: &str = "m_123";
+pub const OTHER_MERCHANT: &str = "m_456";
+
+pub struct TestApi {
+    pub api: Api,
+    pub pepper: Pepper,
+    table: String,
+}
+
+impl TestApi {
+    pub async fn new() -> Self {
+        Self::with_limits(Limits::default()).await
+    }
+
+    pub async fn with_limits(limits: Limits) -> Self {
+        let sdk = sdk_config(Budget::MANAGEMENT).await;
+        let table = format!("appkeys-test-{}", uuid::Uuid::new_v4());
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        Store::create_table(&client, &table)
+            .await
+            .expect("create the test table");
+        let config = Config {
+            table_name: table.clone(),
+            merchant_claim: "merchant_id".into(),
+            limits,
+            key_mode: KeyMode::Live,
+        };
+        Self {
+            api: Api::new(config, &sdk),
+            pepper: Pepper::new(b"test pepper, at least 32 bytes long"),
+            table,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.api.store
+    }
+
+    /// Dispatches an event to the function that serves its route, as API Gateway would.
+    pub async fn send(&self, request: Request) -> TestResponse {
+        let route = route_key(&request);
+        let response = match route.as_str() {
+            "POST /api/v1/applications" => create_application::handler(&self.api, request).await,
+            "GET /api/v1/applications" => list_applications::handler(&self.api, request).await,
+            "PATCH /api/v1/applications/{id}/status" => {
+                set_application_status::handler(&self.api, request).await
+            }
+            "POST /api/v1/applications/{id}/api-keys" => {
+                create_api_key::handler(&self.api, &self.pepper, request).await
+            }
+            "DELETE /api/v1/applications/{id}/api-keys/{keyId}" => {
+                revoke_api_key::handler(&self.api, request).await
+            }
+            other => panic!("no function serves {other}"),
+        };
+        TestResponse::from(response.expect("handlers always answer with a response"))
+    }
+
+    /// Every item in the table, for asserting that a rejected request wrote nothing.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .store()
+                .client()
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in page.items() {
+                let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                pairs.sort();
+                items.push(pairs.join(","));
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        items.sort();
+        items
+    }
+
+    // Conveniences for the guide's steps; each returns the raw response.
+
+    pub async fn create_application(&self, merchant: &str, body: Value) -> TestResponse {
+        self.send(
+            Call::post("/api/v1/applications", "/api/v1/applications", body)
+                .merchant(merchant)
+                .into(),
+        )
+        .await
+    }
+
+    pub async fn create_application_named(&self, merchant: &str, name: &str) -> String {
+        let response = self
+            .create_application(merchant, json!({ "name": name }))
+            .await;
+        assert_eq!(response.status, 201, "{}", response.body);
+        response.json["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_key(&self, merchant: &str, app: &str, description: &str) -> TestResponse {
+        self.send(
+            Call::create_key(app, json!({ "description": description }))
+                .merchant(merchant)
+                .into(),
+        )
+        .await
+    }
+
+    pub async fn revoke_key(&self, merchant: &str, app: &str, key: &str) -> TestResponse {
+        self.send(Call::revoke_key(app, key).merchant(merchant).into())
+            .await
+    }
+
+    pub async fn set_enabled(&self, merchant: &str, app: &str, enabled: bool) -> TestResponse {
+        self.send(
+            Call::set_status(app, json!({ "isEnabled": enabled }))
+                .merchant(merchant)
+                .into(),
+        )
+        .await
+    }
+
+    pub async fn list(&self, merchant: &str, query: &str) -> TestResponse {
+        self.send(Call::list(query).merchant(merchant).into()).await
+    }
+}
+
+impl Drop for TestApi {
+    fn drop(&mut self) {
+        let table = std::mem::take(&mut self.table);
+        // A fresh runtime and client on a fresh thread: the test's own runtime may be
+        // single-threaded and is blocked here.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let client = aws_sdk_dynamodb::Client::new(&sdk_config(Budget::MANAGEMENT).await);
+                let _ = client.delete_table().table_name(&table).send().await;
+            });
+        })
+        .join();
+    }
+}
+
+fn route_key(request: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.route_key.clone().unwrap_or_default()
+        }
+        _ => panic!("not an HTTP API event"),
+    }
+}
+
+/// One HTTP API request, turned into the event API Gateway would deliver.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: &'static str,
+    pub route: &'static str,
+    pub path: String,
+    pub path_parameters: Vec<(&'static str, String)>,
+    pub query: String,
+    pub body: Option<String>,
+    pub base64: bool,
+    pub claims: HashMap<String, String>,
+}
+
+impl Call {
+    pub fn new(method: &'static str, route: &'static str, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            route,
+            path: path.into(),
+            path_parameters: Vec::new(),
+            query: String::new(),
+            body: None,
+            base64: false,
+            claims: HashMap::new(),
+        }
+    }
+
+    pub fn post(route: &'static str, path: impl Into<String>, body: Value) -> Self {
+        Self::new("POST", route, path).body(body.to_string())
+    }
+
+    pub fn list(query: &str) -> Self {
+        let mut call = Self::new("GET", "/api/v1/applications", "/api/v1/applications");
+        call.query = query.to_owned();
+        call
+    }
+
+    pub fn set_status(app: &str, body: Value) -> Self {
+        Self::new(
+            "PATCH",
+            "/api/v1/applications/{id}/status",
+            format!("/api/v1/applications/{app}/status"),
+        )
+        .param("id", app)
+        .body(body.to_string())
+    }
+
+    pub fn create_key(app: &str, body: Value) -> Self {
+        Self::new(
+            "POST",
+            "/api/v1/applications/{id}/api-keys",
+            format!("/api/v1/applications/{app}/api-keys"),
+        )
+        .param("id", app)
+        .body(body.to_string())
+    }
+
+    pub fn revoke_key(app: &str, key: &str) -> Self {
+        Self::new(
+            "DELETE",
+            "/api/v1/applications/{id}/api-keys/{keyId}",
+            format!("/api/v1/applications/{app}/api-keys/{key}"),
+        )
+        .param("id", app)
+        .param("keyId", key)
+    }
+
+    pub fn param(mut self, name: &'static str, value: &str) -> Self {
+        self.path_parameters.push((name, value.to_owned()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    pub fn base64_body(mut self, encoded: impl Into<String>) -> Self {
+        self.body = Some(encoded.into());
+        self.base64 = true;
+        self
+    }
+
+    /// The claims API Gateway's JWT authorizer passes on for a token of `merchant`.
+    pub fn merchant(self, merchant: &str) -> Self {
+        self.claim("merchant_id", merchant)
+            .claim("sub", "user-1")
+            .claim("iss", "https://issuer.example.com")
+            .claim("aud", "applications-api")
+            .claim("exp", "4102444800")
+    }
+
+    pub fn claim(mut self, name: &str, value: &str) -> Self {
+        self.claims.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn event_json(&self) -> Value {
+        let mut event: Value = serde_json::from_str(JWT_EVENT).expect("fixture is JSON");
+        let route_key = format!("{} {}", self.method, self.route);
+        event["routeKey"] = json!(route_key);
+        event["rawPath"] = json!(self.path);
+        event["rawQueryString"] = json!(self.query);
+        let mut query: serde_json::Map<String, Value> = serde_json::Map::new();
+        for pair in self.query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // HTTP API joins repeated parameters with commas.
+            let joined = match query.get(name).and_then(Value::as_str) {
+                Some(previous) => format!("{previous},{value}"),
+                None => value.to_owned(),
+            };
+            query.insert(name.to_owned(), json!(joined));
+        }
+        event["queryStringParameters"] = if query.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(query)
+        };
+        event["pathParameters"] = if self.path_parameters.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(
+                self.path_parameters
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect(),
+            )
+        };
+        event["headers"] = json!({
+            "accept": "application/json",
+            "authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig",
+            "content-type": "application/json",
+            "host": "id.execute-api.us-east-1.amazonaws.com",
+            "user-agent": "curl/8.5.0",
+            "x-forwarded-for": "203.0.113.7",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https"
+        });
+        let context = &mut event["requestContext"];
+        context["routeKey"] = json!(route_key);
+        context["requestId"] = json!(uuid::Uuid::new_v4().to_string());
+        context["http"]["method"] = json!(self.method);
+        context["http"]["path"] = json!(self.path);
+        context["authorizer"]["jwt"]["claims"] = json!(self.claims);
+        event["body"] = match &self.body {
+            Some(body) => json!(body),
+            None => Value::Null,
+        };
+        event["isBase64Encoded"] = json!(self.base64);
+        event
+    }
+}
+
+impl From<Call> for Request {
+    fn from(call: Call) -> Request {
+        lambda_http::request::from_str(&call.event_json().to_string())
+            .expect("a valid HTTP API event")
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: String,
+    pub json: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json error with the given status and stable code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(
+            self.json["type"],
+            format!("/errors/{code}"),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.json["status"], status);
+        assert!(self.json["title"].is_string());
+        assert!(self.json["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}
+
+impl From<lambda_http::Response<Body>> for TestResponse {
+    fn from(response: lambda_http::Response<Body>) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.body() {
+            Body::Empty => String::new(),
+            Body::Text(text) => text.clone(),
+            Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => String::new(),
+        };
+        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            json,
+        }
+    }
+}
