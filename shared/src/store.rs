@@ -801,3 +801,98 @@ fn key_summary_from_item(item: &Item) -> Result<ApiKeySummary, StoreError> {
         created_at: string(item, "createdAt")?.to_owned(),
     })
 }
+
+/// Real DynamoDB cancels contending transactions with `TransactionConflict`; the local server
+/// never does, so these tests stub the SDK's response.
+#[cfg(test)]
+mod transaction_conflict_tests {
+    use super::*;
+    use crate::domain::ApplicationName;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn conflict() -> TransactWriteItemsError {
+        let reason = |code: &str| CancellationReason::builder().code(code).build();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .message("Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict, None]")
+                .cancellation_reasons(reason("None"))
+                .cancellation_reasons(reason("TransactionConflict"))
+                .cancellation_reasons(reason("None"))
+                .build(),
+        )
+    }
+
+    fn new_application() -> NewApplication {
+        NewApplication {
+            name: ApplicationName::parse("Prod").unwrap(),
+            description: None,
+        }
+    }
+
+    fn merchant() -> MerchantId {
+        MerchantId::from_claim("m_1").unwrap()
+    }
+
+    #[tokio::test]
+    async fn conflicts_are_retried_then_the_write_succeeds() {
+        let conflicting = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .sequence()
+            .error(conflict)
+            .times(2)
+            .output(|| TransactWriteItemsOutput::builder().build())
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&conflicting]);
+        let store = Store::new(client, "t", Limits::default());
+        let created = store
+            .create_application(&merchant(), new_application())
+            .await
+            .unwrap();
+        assert_eq!(created.name, "Prod");
+        assert_eq!(conflicting.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn persistent_conflicts_end_in_a_clean_contention_error_after_bounded_attempts() {
+        let conflicting = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .sequence()
+            .error(conflict)
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&conflicting]);
+        let store = Store::new(client, "t", Limits::default());
+        let err = store
+            .create_application(&merchant(), new_application())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Contention), "{err:?}");
+        assert_eq!(conflicting.num_calls(), TRANSACTION_ATTEMPTS as usize);
+        let response = crate::http::ApiError::from(err).into_response("req-1");
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "1");
+    }
+
+    #[tokio::test]
+    async fn condition_failures_are_not_retried() {
+        let taken = mock!(aws_sdk_dynamodb::Client::transact_write_items).then_error(|| {
+            let reason = |code: &str| CancellationReason::builder().code(code).build();
+            TransactWriteItemsError::TransactionCanceledException(
+                TransactionCanceledException::builder()
+                    .cancellation_reasons(reason("None"))
+                    .cancellation_reasons(reason("ConditionalCheckFailed"))
+                    .cancellation_reasons(reason("None"))
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&taken]);
+        let store = Store::new(client, "t", Limits::default());
+        let err = store
+            .create_application(&merchant(), new_application())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NameTaken), "{err:?}");
+        assert_eq!(taken.num_calls(), 1);
+    }
+}
