@@ -50,12 +50,19 @@ pub async fn sdk_config(budget: Budget) -> SdkConfig {
         .await
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum PepperError {
     #[error("could not read the API-key pepper from Secrets Manager secret `{secret_id}` (API_KEY_PEPPER_SECRET_ID): {reason}")]
     Unreadable { secret_id: String, reason: String },
     #[error("the API-key pepper in Secrets Manager secret `{secret_id}` (API_KEY_PEPPER_SECRET_ID) must be at least {MIN_PEPPER_BYTES} bytes")]
     TooShort { secret_id: String },
+}
+
+/// `main` returns start-up errors, and Rust prints those with `Debug`: make that the message.
+impl std::fmt::Debug for PepperError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Fetches the pepper once, at cold start; it is held for the life of the instance.
@@ -90,4 +97,46 @@ pub async fn load_pepper(sdk: &SdkConfig, source: &PepperSource) -> Result<Peppe
         });
     }
     Ok(Pepper::new(secret))
+}
+
+/// The pepper as configured in the environment (`API_KEY_PEPPER_SECRET_ID`, or `API_KEY_PEPPER`
+/// for local runs), for a function's start-up.
+pub async fn pepper_from_env(sdk: &SdkConfig) -> Result<Pepper, lambda_http::Error> {
+    let source = PepperSource::from_env()?;
+    Ok(load_pepper(sdk, &source).await?)
+}
+
+/// Counts the HTTP requests a client sends (retries included), so tests and benchmarks can
+/// prove how many DynamoDB calls a path makes.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl RequestCounter {
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A DynamoDB client like `Client::new(sdk)` whose requests this counter counts.
+    pub fn dynamodb_client(&self, sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(self.clone())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
 }

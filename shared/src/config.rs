@@ -10,12 +10,19 @@ use crate::api_key::KeyMode;
 /// the application item itself.
 pub const MAX_KEYS_CEILING: u32 = 99;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("configuration: {name} is required but not set")]
     Missing { name: &'static str },
     #[error("configuration: {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+/// `main` returns start-up errors, and Rust prints those with `Debug`: make that the message.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

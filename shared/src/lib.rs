@@ -2,6 +2,7 @@
 //! DynamoDB single-table store and the HTTP edge. Function binaries only wire these together.
 
 pub mod api_key;
+pub mod authorize;
 pub mod aws;
 pub mod config;
 pub mod domain;

@@ -139,6 +139,11 @@ impl Store {
         }
     }
 
+    /// The store a function uses: the table and limits of its configuration.
+    pub fn from_config(sdk: &aws_config::SdkConfig, config: &crate::Config) -> Self {
+        Self::new(Client::new(sdk), &config.table_name, config.limits)
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

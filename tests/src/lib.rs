@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use appkeys::api_key::{KeyMode, Pepper};
-use appkeys::aws::{sdk_config, Budget};
+use appkeys::authorize::KeyVerifier;
+use appkeys::aws::{sdk_config, Budget, RequestCounter};
 use appkeys::config::Limits;
 use appkeys::{Api, Config, Store};
 use lambda_http::{Body, Request};
@@ -15,6 +16,10 @@ use serde_json::{json, Value};
 /// An API Gateway HTTP API event with a JWT authorizer, exactly as the `aws_lambda_events` crate
 /// ships it (captured from AWS). Tests change only the fields a real request would change.
 pub const JWT_EVENT: &str = include_str!("../../events/apigw-http-api-jwt-request.json");
+
+/// An HTTP API Lambda authorizer event (payload 2.0), as the `aws_lambda_events` crate ships it.
+pub const AUTHORIZER_EVENT: &str =
+    include_str!("../../events/apigw-http-api-authorizer-request.json");
 
 pub const MERCHANT: &str = "m_123";
 pub const OTHER_MERCHANT: &str = "m_456";
@@ -52,6 +57,38 @@ impl TestApi {
 
     pub fn store(&self) -> &Store {
         &self.api.store
+    }
+
+    /// The authorizer's verifier over the same table and pepper, with a DynamoDB client whose
+    /// requests `counter` counts.
+    pub async fn verifier(&self, counter: &RequestCounter) -> KeyVerifier {
+        let sdk = sdk_config(Budget::AUTHORIZER).await;
+        let store = Store::new(
+            counter.dynamodb_client(&sdk),
+            &self.table,
+            self.api.config.limits,
+        );
+        KeyVerifier::new(store, self.pepper.clone(), self.api.config.key_mode)
+    }
+
+    /// Runs the authorizer function's handler on a payment-route event carrying `authorization`.
+    pub async fn authorize(
+        verifier: &KeyVerifier,
+        authorization: Option<&str>,
+    ) -> Result<authorizer::Response, lambda_runtime::Error> {
+        authorizer::handler(
+            verifier,
+            lambda_runtime::LambdaEvent::new(authorizer_event(authorization), Default::default()),
+        )
+        .await
+    }
+
+    /// `Some(true)` allow, `Some(false)` deny, `None` error (the gateway's 500).
+    pub async fn allows(verifier: &KeyVerifier, key: &str) -> Option<bool> {
+        Self::authorize(verifier, Some(&format!("Bearer {key}")))
+            .await
+            .ok()
+            .map(|r| r.is_authorized)
     }
 
     /// Dispatches an event to the function that serves its route, as API Gateway would.
@@ -390,4 +427,37 @@ impl From<lambda_http::Response<Body>> for TestResponse {
             json,
         }
     }
+}
+
+/// The event API Gateway sends the authorizer for `GET /api/v1/payments/ping`.
+pub fn authorizer_event(authorization: Option<&str>) -> authorizer::Request {
+    let mut event: Value = serde_json::from_str(AUTHORIZER_EVENT).expect("fixture is JSON");
+    event["routeArn"] = json!(
+        "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/GET/api/v1/payments/ping"
+    );
+    event["routeKey"] = json!("ANY /api/v1/payments/{proxy+}");
+    event["rawPath"] = json!("/api/v1/payments/ping");
+    event["rawQueryString"] = json!("");
+    event["queryStringParameters"] = json!({});
+    event["pathParameters"] = json!({"proxy": "ping"});
+    let mut headers = json!({
+        "accept": "*/*",
+        "host": "abcdef123.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "curl/8.5.0",
+        "x-forwarded-proto": "https"
+    });
+    match authorization {
+        Some(value) => {
+            headers["authorization"] = json!(value);
+            event["identitySource"] = json!([value]);
+        }
+        None => event["identitySource"] = json!([]),
+    }
+    event["headers"] = headers;
+    let context = &mut event["requestContext"];
+    context["routeKey"] = json!("ANY /api/v1/payments/{proxy+}");
+    context["requestId"] = json!(uuid::Uuid::new_v4().to_string());
+    context["http"]["method"] = json!("GET");
+    context["http"]["path"] = json!("/api/v1/payments/ping");
+    serde_json::from_value(event).expect("a valid authorizer event")
 }

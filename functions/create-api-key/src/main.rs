@@ -1,14 +1,13 @@
-use appkeys::aws::{load_pepper, sdk_config, Budget};
-use appkeys::{Api, Config, PepperSource};
+use appkeys::aws::{pepper_from_env, sdk_config, Budget};
+use appkeys::{Api, Config};
 use lambda_http::{run, service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     appkeys::telemetry::init();
     let config = Config::from_env()?;
-    let pepper_source = PepperSource::from_env()?;
     let sdk = sdk_config(Budget::MANAGEMENT).await;
-    let pepper = load_pepper(&sdk, &pepper_source).await?;
+    let pepper = pepper_from_env(&sdk).await?;
     let api = Api::new(config, &sdk);
     run(service_fn(|request| {
         create_api_key::handler(&api, &pepper, request)

@@ -1,0 +1,59 @@
+//! The payment-route authorizer: API Gateway HTTP API, payload format 2.0, simple response.
+//! Result caching must stay off: a cached allow would outlive a revocation.
+
+use appkeys::api_key::loggable_prefix;
+use appkeys::authorize::{Decision, KeyVerifier};
+use aws_lambda_events::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{json, Value};
+
+pub type Request = ApiGatewayV2CustomAuthorizerV2Request;
+pub type Response = ApiGatewayV2CustomAuthorizerSimpleResponse<Value>;
+
+/// Allows only an active key of an enabled application. When DynamoDB cannot answer, returns an
+/// error (API Gateway answers 500): it fails closed, never open.
+pub async fn handler(
+    verifier: &KeyVerifier,
+    event: LambdaEvent<Request>,
+) -> Result<Response, Error> {
+    let authorization = event
+        .payload
+        .headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok());
+    let key_prefix = authorization
+        .and_then(|h| h.split_once(' '))
+        .and_then(|(_, token)| loggable_prefix(token));
+    let decision = match verifier.verify(authorization).await {
+        Ok(decision) => decision,
+        Err(err) => {
+            tracing::error!(key_prefix, decision = "error", error = %err, "authorization could not be decided");
+            return Err(Box::new(err));
+        }
+    };
+    let mut response = Response::default();
+    match decision {
+        Decision::Allow(lookup) => {
+            tracing::info!(key_prefix, decision = "allow", reason = "active_key", key_id = %lookup.key_id, "authorized");
+            response.is_authorized = true;
+            response.context = json!({
+                "merchantId": lookup.merchant_id,
+                "applicationId": lookup.application_id,
+                "keyId": lookup.key_id,
+            });
+        }
+        Decision::Deny(reason) => {
+            tracing::info!(
+                key_prefix,
+                decision = "deny",
+                reason = reason.as_str(),
+                "authorized"
+            );
+            response.is_authorized = false;
+            response.context = json!({});
+        }
+    }
+    Ok(response)
+}

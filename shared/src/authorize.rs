@@ -1,0 +1,85 @@
+//! The payment-route decision: is `Authorization: Bearer <key>` a key that may pay right now?
+//!
+//! Format checks come first and cost no I/O, so garbage and mistyped keys never reach DynamoDB.
+//! A well-formed key costs one HMAC and one strongly consistent GetItem of its lookup record.
+
+use crate::api_key::{check_format, KeyFormatError, KeyMode, Pepper};
+use crate::domain::KeyStatus;
+use crate::error::StoreError;
+use crate::store::{KeyLookup, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow(KeyLookup),
+    Deny(DenyReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    MissingHeader,
+    WrongScheme,
+    Malformed(KeyFormatError),
+    UnknownKey,
+    RevokedKey,
+    ApplicationDisabled,
+}
+
+impl DenyReason {
+    /// A stable word for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingHeader => "missing_header",
+            Self::WrongScheme => "wrong_scheme",
+            Self::Malformed(format) => format.reason(),
+            Self::UnknownKey => "unknown_key",
+            Self::RevokedKey => "revoked_key",
+            Self::ApplicationDisabled => "application_disabled",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct KeyVerifier {
+    store: Store,
+    pepper: Pepper,
+    mode: KeyMode,
+}
+
+impl KeyVerifier {
+    pub fn new(store: Store, pepper: Pepper, mode: KeyMode) -> Self {
+        Self {
+            store,
+            pepper,
+            mode,
+        }
+    }
+
+    /// `Err` only when the answer cannot be known (DynamoDB failed): the caller must then fail
+    /// closed, never allow.
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<Decision, StoreError> {
+        let key = match self.well_formed_key(authorization) {
+            Ok(key) => key,
+            Err(reason) => return Ok(Decision::Deny(reason)),
+        };
+        let hash = self.pepper.hash(key);
+        Ok(match self.store.find_key_lookup(&hash).await? {
+            None => Decision::Deny(DenyReason::UnknownKey),
+            Some(lookup) if lookup.key_status != KeyStatus::Active => {
+                Decision::Deny(DenyReason::RevokedKey)
+            }
+            Some(lookup) if !lookup.application_enabled => {
+                Decision::Deny(DenyReason::ApplicationDisabled)
+            }
+            Some(lookup) => Decision::Allow(lookup),
+        })
+    }
+
+    fn well_formed_key<'a>(&self, authorization: Option<&'a str>) -> Result<&'a str, DenyReason> {
+        let header = authorization.ok_or(DenyReason::MissingHeader)?;
+        let (scheme, token) = header.split_once(' ').ok_or(DenyReason::WrongScheme)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(DenyReason::WrongScheme);
+        }
+        check_format(token, self.mode).map_err(DenyReason::Malformed)
+    }
+}
