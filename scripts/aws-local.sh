@@ -22,7 +22,8 @@ start_moto() {
   local port="${1:-$(free_port)}"
   local log="${MOTO_LOG:-$repo_root/target/moto.log}"
   mkdir -p "$(dirname "$log")"
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # moto's own app, one request at a time (see scripts/moto_server.py for why).
+  MOTO_PORT="$port" "$venv/bin/python" "$repo_root/scripts/moto_server.py" 127.0.0.1 "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   trap stop_moto EXIT
   trap 'exit 130' INT
