@@ -1,0 +1,42 @@
+//! The functions, in-process: the same handlers the Lambda binaries run, with dependencies
+//! built once, dispatched by function name as API Gateway's integrations are.
+
+use appkeys::api_key::Pepper;
+use appkeys::authorize::KeyVerifier;
+use appkeys::Api;
+use lambda_http::{Body, Request, Response};
+
+pub struct Functions {
+    pub api: Api,
+    pub pepper: Pepper,
+    pub verifier: KeyVerifier,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no function named {0}")]
+pub struct UnknownFunction(pub String);
+
+impl Functions {
+    pub fn new(api: Api, pepper: Pepper) -> Self {
+        let verifier = KeyVerifier::new(api.store.clone(), pepper.clone(), api.config.key_mode);
+        Self { api, pepper, verifier }
+    }
+
+    /// Runs the named HTTP function on an API Gateway payload-2.0 request.
+    pub async fn invoke(&self, function: &str, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+        match function {
+            "create-application" => create_application::handler(&self.api, request).await,
+            "list-applications" => list_applications::handler(&self.api, request).await,
+            "set-application-status" => set_application_status::handler(&self.api, request).await,
+            "create-api-key" => create_api_key::handler(&self.api, &self.pepper, request).await,
+            "revoke-api-key" => revoke_api_key::handler(&self.api, request).await,
+            "payments-echo" => payments_echo::handler(request).await,
+            other => Err(Box::new(UnknownFunction(other.to_owned()))),
+        }
+    }
+
+    /// Runs the API-key authorizer on an authorizer event.
+    pub async fn authorize(&self, event: authorizer::Request) -> Result<authorizer::Response, lambda_runtime::Error> {
+        authorizer::handler(&self.verifier, lambda_runtime::LambdaEvent::new(event, Default::default())).await
+    }
+}

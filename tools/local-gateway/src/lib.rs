@@ -1,0 +1,317 @@
+//! A local stand-in for API Gateway (HTTP API): it serves the routes of `appkeys::routes`,
+//! checks management JWTs as the HTTP API JWT authorizer would, runs the API-key authorizer in
+//! front of the payment routes, builds the same payload-2.0 events API Gateway builds, and runs
+//! the functions' own handlers in-process.
+//!
+//! It lives under `tools/`, not `functions/`: it is never deployed; in AWS, API Gateway does
+//! its job.
+
+pub mod functions;
+pub mod jwt;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use appkeys::routes::{self, Guard, Route};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use tokio::net::TcpListener;
+
+pub use functions::Functions;
+pub use jwt::JwtSettings;
+
+/// API Gateway's own payload limit; the functions apply their stricter one.
+pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    pub functions: Functions,
+    pub jwt: JwtSettings,
+}
+
+impl Gateway {
+    /// Accepts connections until the task is dropped.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else { continue };
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        };
+        let incoming = Arrived { parts, body, peer };
+        let Some((route, parameters)) = routes::find(incoming.parts.method.as_str(), incoming.parts.uri.path()) else {
+            return message(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let authorization = incoming.header("authorization");
+        let authorizer = match route.guard {
+            Guard::Jwt => match self.jwt.verify(authorization) {
+                Some(claims) => json!({ "jwt": { "claims": claims, "scopes": null } }),
+                None => return message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            },
+            Guard::ApiKey => {
+                // The identity source is the Authorization header: without it API Gateway
+                // answers 401 and does not call the authorizer.
+                if authorization.is_none() {
+                    return message(StatusCode::UNAUTHORIZED, "Unauthorized");
+                }
+                let event = incoming.authorizer_event(route, &parameters);
+                match self.functions.authorize(event).await {
+                    Ok(decision) if decision.is_authorized => json!({ "lambda": decision.context }),
+                    Ok(_) => return message(StatusCode::FORBIDDEN, "Forbidden"),
+                    Err(_) => return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+                }
+            }
+        };
+        let event = incoming.http_event(route, &parameters, authorizer);
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(request) => request,
+            Err(_) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
+        };
+        match self.functions.invoke(route.function, request).await {
+            Ok(response) => into_http(response),
+            // A handler error is a Lambda invocation error: API Gateway answers 500.
+            Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        }
+    }
+}
+
+/// API Gateway's own error bodies: `{"message": "..."}`.
+fn message(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(json!({ "message": text }).to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn into_http(response: lambda_http::Response<lambda_http::Body>) -> Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(text) => Bytes::from(text),
+        lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    Response::from_parts(parts, Full::new(bytes))
+}
+
+struct Arrived {
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    peer: SocketAddr,
+}
+
+impl Arrived {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Header names lower-cased and repeated values comma-joined, as in payload 2.0.
+    fn headers(&self) -> Map<String, Value> {
+        let mut headers: Map<String, Value> = Map::new();
+        for (name, value) in &self.parts.headers {
+            if name == hyper::header::COOKIE {
+                continue;
+            }
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            match headers.get_mut(name.as_str()) {
+                Some(Value::String(existing)) => {
+                    existing.push(',');
+                    existing.push_str(&value);
+                }
+                _ => {
+                    headers.insert(name.as_str().to_owned(), Value::String(value));
+                }
+            }
+        }
+        headers
+    }
+
+    fn cookies(&self) -> Value {
+        let cookies: Vec<&str> = self
+            .parts
+            .headers
+            .get_all(hyper::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';').map(str::trim))
+            .filter(|c| !c.is_empty())
+            .collect();
+        if cookies.is_empty() {
+            Value::Null
+        } else {
+            json!(cookies)
+        }
+    }
+
+    fn raw_query(&self) -> &str {
+        self.parts.uri.query().unwrap_or("")
+    }
+
+    /// Decoded, with repeated parameters comma-joined, as in payload 2.0.
+    fn query_parameters(&self) -> Value {
+        let mut query: Map<String, Value> = Map::new();
+        for (name, value) in form_urlencoded::parse(self.raw_query().as_bytes()) {
+            match query.get_mut(name.as_ref()) {
+                Some(Value::String(existing)) => {
+                    existing.push(',');
+                    existing.push_str(&value);
+                }
+                _ => {
+                    query.insert(name.into_owned(), Value::String(value.into_owned()));
+                }
+            }
+        }
+        if query.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(query)
+        }
+    }
+
+    fn request_context(&self, route: &Route, authorizer: Option<Value>) -> Value {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let host = self.header("host").unwrap_or("localhost").to_owned();
+        let mut context = json!({
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": host,
+            "domainPrefix": host.split('.').next().unwrap_or("localhost"),
+            "http": {
+                "method": self.parts.method.as_str(),
+                "path": self.parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": self.peer.ip().to_string(),
+                "userAgent": self.header("user-agent").unwrap_or(""),
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": route.route_key(),
+            "stage": "$default",
+            "time": format_clf_time(now.as_secs()),
+            "timeEpoch": now.as_millis() as u64,
+        });
+        if let Some(authorizer) = authorizer {
+            context["authorizer"] = authorizer;
+        }
+        context
+    }
+
+    fn path_parameters(parameters: &[(&'static str, String)]) -> Value {
+        if parameters.is_empty() {
+            return Value::Null;
+        }
+        Value::Object(parameters.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
+    }
+
+    /// The payload-2.0 event API Gateway sends an HTTP integration.
+    fn http_event(&self, route: &Route, parameters: &[(&'static str, String)], authorizer: Value) -> Value {
+        let (body, is_base64) = self.body();
+        json!({
+            "version": "2.0",
+            "routeKey": route.route_key(),
+            "rawPath": self.parts.uri.path(),
+            "rawQueryString": self.raw_query(),
+            "cookies": self.cookies(),
+            "headers": self.headers(),
+            "queryStringParameters": self.query_parameters(),
+            "pathParameters": Self::path_parameters(parameters),
+            "requestContext": self.request_context(route, Some(authorizer)),
+            "body": body,
+            "isBase64Encoded": is_base64,
+        })
+    }
+
+    /// The event API Gateway sends a Lambda authorizer (payload 2.0).
+    fn authorizer_event(&self, route: &Route, parameters: &[(&'static str, String)]) -> authorizer::Request {
+        let event = json!({
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": format!(
+                "arn:aws:execute-api:local:000000000000:local/$default/{}{}",
+                self.parts.method,
+                self.parts.uri.path()
+            ),
+            "identitySource": [self.header("authorization").unwrap_or_default()],
+            "routeKey": route.route_key(),
+            "rawPath": self.parts.uri.path(),
+            "rawQueryString": self.raw_query(),
+            "cookies": self.cookies(),
+            "headers": self.headers(),
+            "queryStringParameters": self.query_parameters(),
+            "requestContext": self.request_context(route, None),
+            "pathParameters": Self::path_parameters(parameters),
+            "stageVariables": {},
+        });
+        serde_json::from_value(event).expect("the authorizer event matches aws_lambda_events")
+    }
+
+    /// Text bodies as they are; anything else base64-encoded, as API Gateway does.
+    fn body(&self) -> (Value, bool) {
+        if self.body.is_empty() {
+            return (Value::Null, false);
+        }
+        match std::str::from_utf8(&self.body) {
+            Ok(text) => (json!(text), false),
+            Err(_) => (json!(base64::engine::general_purpose::STANDARD.encode(&self.body)), true),
+        }
+    }
+}
+
+/// `26/Nov/2026:12:00:00 +0000`, API Gateway's `requestContext.time`.
+fn format_clf_time(epoch_seconds: u64) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let iso = aws_sdk_dynamodb::primitives::DateTime::from_secs(epoch_seconds as i64)
+        .fmt(aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_default();
+    // iso: 2026-11-26T12:00:00Z
+    let month = iso.get(5..7).and_then(|m| m.parse::<usize>().ok()).unwrap_or(1);
+    format!("{}/{}/{}:{} +0000", &iso[8..10], MONTHS[month - 1], &iso[0..4], &iso[11..19])
+}
+
+/// Everything a local run needs, built from the environment as the Lambda functions build it.
+pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
+    let config = appkeys::Config::from_env()?;
+    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let pepper = appkeys::aws::pepper_from_env(&sdk).await?;
+    let functions = Functions::new(appkeys::Api::new(config, &sdk), pepper);
+    Ok(Gateway { functions, jwt: JwtSettings::from_env() })
+}
+
+/// Creates the table and the pepper secret when they do not exist yet (idempotent).
+pub async fn ensure_local_resources(table: &str, secret_id: Option<&str>) -> Result<(), lambda_http::Error> {
+    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    if dynamodb.describe_table().table_name(table).send().await.is_err() {
+        appkeys::Store::create_table(&dynamodb, table).await?;
+    }
+    if let Some(secret_id) = secret_id {
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        if secrets.describe_secret().secret_id(secret_id).send().await.is_err() {
+            let mut pepper = [0u8; 32];
+            getrandom::fill(&mut pepper)?;
+            secrets.create_secret().name(secret_id).secret_string(hex::encode(pepper)).send().await?;
+        }
+    }
+    Ok(())
+}
+
+/// Path parameters and claims are strings in API Gateway's events.
+pub type Claims = HashMap<String, String>;
