@@ -35,7 +35,10 @@ impl Route {
         let mut actual = path.trim_start_matches('/').split('/');
         let mut template = self.path.trim_start_matches('/').split('/').peekable();
         while let Some(expected) = template.next() {
-            if let Some(name) = expected.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
+            if let Some(name) = expected
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix("+}"))
+            {
                 let rest: Vec<&str> = actual.by_ref().collect();
                 if rest.is_empty() || rest.iter().all(|s| s.is_empty()) {
                     return None;
@@ -58,8 +61,18 @@ impl Route {
 pub const AUTHORIZER_FUNCTION: &str = "authorizer";
 
 pub const ROUTES: &[Route] = &[
-    Route { method: "POST", path: "/api/v1/applications", function: "create-application", guard: Guard::Jwt },
-    Route { method: "GET", path: "/api/v1/applications", function: "list-applications", guard: Guard::Jwt },
+    Route {
+        method: "POST",
+        path: "/api/v1/applications",
+        function: "create-application",
+        guard: Guard::Jwt,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/applications",
+        function: "list-applications",
+        guard: Guard::Jwt,
+    },
     Route {
         method: "PATCH",
         path: "/api/v1/applications/{id}/status",
@@ -78,12 +91,19 @@ pub const ROUTES: &[Route] = &[
         function: "revoke-api-key",
         guard: Guard::Jwt,
     },
-    Route { method: "ANY", path: "/api/v1/payments/{proxy+}", function: "payments-echo", guard: Guard::ApiKey },
+    Route {
+        method: "ANY",
+        path: "/api/v1/payments/{proxy+}",
+        function: "payments-echo",
+        guard: Guard::ApiKey,
+    },
 ];
 
 /// The route API Gateway would pick for a request, with its path parameters.
 pub fn find(method: &str, path: &str) -> Option<(&'static Route, Vec<(&'static str, String)>)> {
-    ROUTES.iter().find_map(|route| route.matches(method, path).map(|params| (route, params)))
+    ROUTES
+        .iter()
+        .find_map(|route| route.matches(method, path).map(|params| (route, params)))
 }
 
 #[cfg(test)]
@@ -97,7 +117,10 @@ mod tests {
         assert_eq!(params, vec![("id", "abc".to_owned())]);
         let (route, params) = find("DELETE", "/api/v1/applications/a/api-keys/k").unwrap();
         assert_eq!(route.function, "revoke-api-key");
-        assert_eq!(params, vec![("id", "a".to_owned()), ("keyId", "k".to_owned())]);
+        assert_eq!(
+            params,
+            vec![("id", "a".to_owned()), ("keyId", "k".to_owned())]
+        );
         let (route, params) = find("PUT", "/api/v1/payments/charges/ch_1").unwrap();
         assert_eq!(route.function, "payments-echo");
         assert_eq!(params, vec![("proxy", "charges/ch_1".to_owned())]);
@@ -107,6 +130,9 @@ mod tests {
         assert!(find("PATCH", "/api/v1/applications//status").is_none());
         assert!(find("GET", "/api/v1/applications/x").is_none());
         assert!(find("GET", "/api/v1/applications/extra/segments/here").is_none());
-        assert_eq!(find("GET", "/api/v1/applications").unwrap().0.route_key(), "GET /api/v1/applications");
+        assert_eq!(
+            find("GET", "/api/v1/applications").unwrap().0.route_key(),
+            "GET /api/v1/applications"
+        );
     }
 }

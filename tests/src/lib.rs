@@ -91,24 +91,42 @@ impl TestApi {
             .map(|r| r.is_authorized)
     }
 
-    /// Dispatches an event to the function that serves its route, as API Gateway would.
+    /// Dispatches an event to the function that serves its route, through the same route table
+    /// and in-process dispatch the local gateway uses.
     pub async fn send(&self, request: Request) -> TestResponse {
         let route = route_key(&request);
-        let response = match route.as_str() {
-            "POST /api/v1/applications" => create_application::handler(&self.api, request).await,
-            "GET /api/v1/applications" => list_applications::handler(&self.api, request).await,
-            "PATCH /api/v1/applications/{id}/status" => {
-                set_application_status::handler(&self.api, request).await
-            }
-            "POST /api/v1/applications/{id}/api-keys" => {
-                create_api_key::handler(&self.api, &self.pepper, request).await
-            }
-            "DELETE /api/v1/applications/{id}/api-keys/{keyId}" => {
-                revoke_api_key::handler(&self.api, request).await
-            }
-            other => panic!("no function serves {other}"),
-        };
+        let function = appkeys::routes::ROUTES
+            .iter()
+            .find(|r| r.route_key() == route)
+            .unwrap_or_else(|| panic!("no route {route}"))
+            .function;
+        let response = self.functions().invoke(function, request).await;
         TestResponse::from(response.expect("handlers always answer with a response"))
+    }
+
+    pub fn functions(&self) -> local_gateway::Functions {
+        local_gateway::Functions::new(self.api.clone(), self.pepper.clone())
+    }
+
+    /// Serves this test's API on a random loopback port, as `scripts/dev` does; returns its base
+    /// URL and the JWT settings it accepts.
+    pub async fn spawn_gateway(&self) -> (String, local_gateway::JwtSettings) {
+        let jwt = local_gateway::JwtSettings::new(
+            "https://issuer.test",
+            "applications-api",
+            b"gateway test secret",
+            &self.api.config.merchant_claim,
+        );
+        let gateway = std::sync::Arc::new(local_gateway::Gateway {
+            functions: self.functions(),
+            jwt: jwt.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(gateway.serve(listener));
+        (format!("http://{address}"), jwt)
     }
 
     /// Every item in the table, for asserting that a rejected request wrote nothing.
@@ -460,4 +478,36 @@ pub fn authorizer_event(authorization: Option<&str>) -> authorizer::Request {
     context["http"]["method"] = json!("GET");
     context["http"]["path"] = json!("/api/v1/payments/ping");
     serde_json::from_value(event).expect("a valid authorizer event")
+}
+
+/// A plain HTTP/1.1 request to a spawned gateway.
+pub async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> TestResponse {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.unwrap_or_default().to_owned())))
+        .unwrap();
+    let response = client.request(request).await.expect("the gateway answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+    TestResponse {
+        status,
+        headers,
+        body,
+        json,
+    }
 }

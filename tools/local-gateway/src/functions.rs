@@ -19,11 +19,19 @@ pub struct UnknownFunction(pub String);
 impl Functions {
     pub fn new(api: Api, pepper: Pepper) -> Self {
         let verifier = KeyVerifier::new(api.store.clone(), pepper.clone(), api.config.key_mode);
-        Self { api, pepper, verifier }
+        Self {
+            api,
+            pepper,
+            verifier,
+        }
     }
 
     /// Runs the named HTTP function on an API Gateway payload-2.0 request.
-    pub async fn invoke(&self, function: &str, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    pub async fn invoke(
+        &self,
+        function: &str,
+        request: Request,
+    ) -> Result<Response<Body>, lambda_http::Error> {
         match function {
             "create-application" => create_application::handler(&self.api, request).await,
             "list-applications" => list_applications::handler(&self.api, request).await,
@@ -36,7 +44,14 @@ impl Functions {
     }
 
     /// Runs the API-key authorizer on an authorizer event.
-    pub async fn authorize(&self, event: authorizer::Request) -> Result<authorizer::Response, lambda_runtime::Error> {
-        authorizer::handler(&self.verifier, lambda_runtime::LambdaEvent::new(event, Default::default())).await
+    pub async fn authorize(
+        &self,
+        event: authorizer::Request,
+    ) -> Result<authorizer::Response, lambda_runtime::Error> {
+        authorizer::handler(
+            &self.verifier,
+            lambda_runtime::LambdaEvent::new(event, Default::default()),
+        )
+        .await
     }
 }

@@ -34,7 +34,10 @@ impl JwtSettings {
     /// `JWT_ISSUER`, `JWT_AUDIENCE`, `LOCAL_JWT_SECRET` and `MERCHANT_CLAIM`, with local defaults.
     pub fn from_env() -> Self {
         let var = |name: &str, default: &str| {
-            std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
         };
         Self::new(
             &var("JWT_ISSUER", DEFAULT_ISSUER),
@@ -57,13 +60,26 @@ impl JwtSettings {
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = 0;
-        let data = decode::<Map<String, Value>>(token, &DecodingKey::from_secret(&self.secret), &validation).ok()?;
-        Some(data.claims.into_iter().map(|(name, value)| (name, claim_string(value))).collect())
+        let data = decode::<Map<String, Value>>(
+            token,
+            &DecodingKey::from_secret(&self.secret),
+            &validation,
+        )
+        .ok()?;
+        Some(
+            data.claims
+                .into_iter()
+                .map(|(name, value)| (name, claim_string(value)))
+                .collect(),
+        )
     }
 
     /// A token this gateway accepts, for `merchant`, valid for `ttl_seconds`.
     pub fn issue(&self, merchant: &str, ttl_seconds: u64) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs();
         let mut claims = json!({
             "sub": format!("dev-user-{merchant}"),
             "iss": self.issuer,
@@ -78,7 +94,12 @@ impl JwtSettings {
 
     /// Signs arbitrary claims (tests use it for expired, wrongly addressed and other tokens).
     pub fn sign(&self, claims: &Value) -> String {
-        encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(&self.secret)).expect("HS256 signs")
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(&self.secret),
+        )
+        .expect("HS256 signs")
     }
 }
 

@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use appkeys::routes::{self, Guard, Route};
+use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use base64::Engine;
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
@@ -39,26 +39,36 @@ impl Gateway {
     /// Accepts connections until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
-            let Ok((stream, peer)) = listener.accept().await else { continue };
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
             let gateway = self.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
                     let gateway = gateway.clone();
                     async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     }
 
-    pub async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
         };
         let incoming = Arrived { parts, body, peer };
-        let Some((route, parameters)) = routes::find(incoming.parts.method.as_str(), incoming.parts.uri.path()) else {
+        let Some((route, parameters)) =
+            routes::find(incoming.parts.method.as_str(), incoming.parts.uri.path())
+        else {
             return message(StatusCode::NOT_FOUND, "Not Found");
         };
         let authorization = incoming.header("authorization");
@@ -73,11 +83,15 @@ impl Gateway {
                 if authorization.is_none() {
                     return message(StatusCode::UNAUTHORIZED, "Unauthorized");
                 }
-                let event = incoming.authorizer_event(route, &parameters);
+                let Ok(event) = incoming.authorizer_event(route, &parameters) else {
+                    return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+                };
                 match self.functions.authorize(event).await {
                     Ok(decision) if decision.is_authorized => json!({ "lambda": decision.context }),
                     Ok(_) => return message(StatusCode::FORBIDDEN, "Forbidden"),
-                    Err(_) => return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+                    Err(_) => {
+                        return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                    }
                 }
             }
         };
@@ -96,9 +110,13 @@ impl Gateway {
 
 /// API Gateway's own error bodies: `{"message": "..."}`.
 fn message(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(json!({ "message": text }).to_string())));
+    let mut response = Response::new(Full::new(Bytes::from(
+        json!({ "message": text }).to_string(),
+    )));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -188,7 +206,9 @@ impl Arrived {
     }
 
     fn request_context(&self, route: &Route, authorizer: Option<Value>) -> Value {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let host = self.header("host").unwrap_or("localhost").to_owned();
         let mut context = json!({
             "accountId": "000000000000",
@@ -218,13 +238,23 @@ impl Arrived {
         if parameters.is_empty() {
             return Value::Null;
         }
-        Value::Object(parameters.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
+        Value::Object(
+            parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        )
     }
 
     /// The payload-2.0 event API Gateway sends an HTTP integration.
-    fn http_event(&self, route: &Route, parameters: &[(&'static str, String)], authorizer: Value) -> Value {
+    fn http_event(
+        &self,
+        route: &Route,
+        parameters: &[(&'static str, String)],
+        authorizer: Value,
+    ) -> Value {
         let (body, is_base64) = self.body();
-        json!({
+        without_nulls(json!({
             "version": "2.0",
             "routeKey": route.route_key(),
             "rawPath": self.parts.uri.path(),
@@ -236,11 +266,15 @@ impl Arrived {
             "requestContext": self.request_context(route, Some(authorizer)),
             "body": body,
             "isBase64Encoded": is_base64,
-        })
+        }))
     }
 
     /// The event API Gateway sends a Lambda authorizer (payload 2.0).
-    fn authorizer_event(&self, route: &Route, parameters: &[(&'static str, String)]) -> authorizer::Request {
+    fn authorizer_event(
+        &self,
+        route: &Route,
+        parameters: &[(&'static str, String)],
+    ) -> Result<authorizer::Request, serde_json::Error> {
         let event = json!({
             "version": "2.0",
             "type": "REQUEST",
@@ -260,7 +294,7 @@ impl Arrived {
             "pathParameters": Self::path_parameters(parameters),
             "stageVariables": {},
         });
-        serde_json::from_value(event).expect("the authorizer event matches aws_lambda_events")
+        serde_json::from_value(without_nulls(event))
     }
 
     /// Text bodies as they are; anything else base64-encoded, as API Gateway does.
@@ -270,20 +304,42 @@ impl Arrived {
         }
         match std::str::from_utf8(&self.body) {
             Ok(text) => (json!(text), false),
-            Err(_) => (json!(base64::engine::general_purpose::STANDARD.encode(&self.body)), true),
+            Err(_) => (
+                json!(base64::engine::general_purpose::STANDARD.encode(&self.body)),
+                true,
+            ),
         }
     }
 }
 
+/// API Gateway leaves out members it has no value for (no cookies, no query, no body).
+fn without_nulls(mut event: Value) -> Value {
+    if let Value::Object(members) = &mut event {
+        members.retain(|_, value| !value.is_null());
+    }
+    event
+}
+
 /// `26/Nov/2026:12:00:00 +0000`, API Gateway's `requestContext.time`.
 fn format_clf_time(epoch_seconds: u64) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let iso = aws_sdk_dynamodb::primitives::DateTime::from_secs(epoch_seconds as i64)
         .fmt(aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime)
         .unwrap_or_default();
     // iso: 2026-11-26T12:00:00Z
-    let month = iso.get(5..7).and_then(|m| m.parse::<usize>().ok()).unwrap_or(1);
-    format!("{}/{}/{}:{} +0000", &iso[8..10], MONTHS[month - 1], &iso[0..4], &iso[11..19])
+    let month = iso
+        .get(5..7)
+        .and_then(|m| m.parse::<usize>().ok())
+        .unwrap_or(1);
+    format!(
+        "{}/{}/{}:{} +0000",
+        &iso[8..10],
+        MONTHS[month - 1],
+        &iso[0..4],
+        &iso[11..19]
+    )
 }
 
 /// Everything a local run needs, built from the environment as the Lambda functions build it.
@@ -292,22 +348,45 @@ pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
     let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
     let pepper = appkeys::aws::pepper_from_env(&sdk).await?;
     let functions = Functions::new(appkeys::Api::new(config, &sdk), pepper);
-    Ok(Gateway { functions, jwt: JwtSettings::from_env() })
+    Ok(Gateway {
+        functions,
+        jwt: JwtSettings::from_env(),
+    })
 }
 
 /// Creates the table and the pepper secret when they do not exist yet (idempotent).
-pub async fn ensure_local_resources(table: &str, secret_id: Option<&str>) -> Result<(), lambda_http::Error> {
+pub async fn ensure_local_resources(
+    table: &str,
+    secret_id: Option<&str>,
+) -> Result<(), lambda_http::Error> {
     let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    if dynamodb.describe_table().table_name(table).send().await.is_err() {
+    if dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .is_err()
+    {
         appkeys::Store::create_table(&dynamodb, table).await?;
     }
     if let Some(secret_id) = secret_id {
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        if secrets.describe_secret().secret_id(secret_id).send().await.is_err() {
+        if secrets
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .is_err()
+        {
             let mut pepper = [0u8; 32];
             getrandom::fill(&mut pepper)?;
-            secrets.create_secret().name(secret_id).secret_string(hex::encode(pepper)).send().await?;
+            secrets
+                .create_secret()
+                .name(secret_id)
+                .secret_string(hex::encode(pepper))
+                .send()
+                .await?;
         }
     }
     Ok(())

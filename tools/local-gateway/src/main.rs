@@ -18,7 +18,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         }
         Some("token") => {
             let merchant = flag(&args, "--merchant").unwrap_or_else(|| "m_123".into());
-            let ttl = flag(&args, "--ttl").map(|t| t.parse()).transpose()?.unwrap_or(3600);
+            let ttl = flag(&args, "--ttl")
+                .map(|t| t.parse())
+                .transpose()?
+                .unwrap_or(3600);
             println!("{}", JwtSettings::from_env().issue(&merchant, ttl));
             Ok(())
         }
@@ -27,12 +30,20 @@ async fn main() -> Result<(), lambda_http::Error> {
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 async fn serve() -> Result<(), lambda_http::Error> {
     appkeys::telemetry::init();
-    let port: u16 = std::env::var("PORT").ok().filter(|p| !p.is_empty()).map(|p| p.parse()).transpose()?.unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(3000);
     let gateway = Arc::new(from_env().await?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(port, "local gateway listening");
@@ -43,7 +54,8 @@ async fn serve() -> Result<(), lambda_http::Error> {
 }
 
 async fn shutdown() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
