@@ -25,10 +25,11 @@ start_moto() {
   # moto's own app, one request at a time (see scripts/moto_server.py for why).
   MOTO_PORT="$port" "$venv/bin/python" "$repo_root/scripts/moto_server.py" 127.0.0.1 "$port" >"$log" 2>&1 &
   MOTO_PID=$!
+  # Callers that start more replace the EXIT trap with one that also calls stop_moto.
   trap stop_moto EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 150); do
     if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break; fi
     if ! kill -0 "$MOTO_PID" 2>/dev/null; then echo "moto_server failed to start; see $log" >&2; cat "$log" >&2; return 1; fi
     sleep 0.1

@@ -1,0 +1,116 @@
+//! One source of truth for the routes: the route table in `shared/src/routes.rs` names exactly
+//! the function binaries in `functions/`, and `cargo lambda watch`'s router agrees with it.
+//! Every function has an event fixture under `events/` that its handler accepts.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use api_tests::TestApi;
+use appkeys::routes::{AUTHORIZER_FUNCTION, ROUTES};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn function_binaries() -> BTreeSet<String> {
+    std::fs::read_dir(workspace().join("functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.path().join("src/main.rs").exists())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn the_route_table_names_exactly_the_function_binaries() {
+    let mut routed: BTreeSet<String> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
+    routed.insert(AUTHORIZER_FUNCTION.to_owned());
+    assert_eq!(routed, function_binaries());
+}
+
+#[test]
+fn cargo_lambda_watch_routes_agree_with_the_route_table() {
+    let manifest: toml::Table = std::fs::read_to_string(workspace().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    let mut from_router = BTreeSet::new();
+    for (path, routes) in router {
+        // matchit spells a catch-all `{*name}`; API Gateway spells it `{name+}`.
+        let path = match path.split_once("{*") {
+            Some((head, tail)) => format!("{head}{{{}+}}", tail.trim_end_matches('}')),
+            None => path.clone(),
+        };
+        match routes {
+            toml::Value::String(function) => {
+                from_router.insert(format!("ANY {path} -> {function}"));
+            }
+            toml::Value::Array(list) => {
+                for route in list {
+                    from_router.insert(format!(
+                        "{} {path} -> {}",
+                        route["method"].as_str().unwrap(),
+                        route["function"].as_str().unwrap()
+                    ));
+                }
+            }
+            other => panic!("unexpected router entry {other:?}"),
+        }
+    }
+    let from_table: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|r| format!("{} -> {}", r.route_key(), r.function))
+        .collect();
+    assert_eq!(from_router, from_table);
+}
+
+fn event(function: &str) -> String {
+    std::fs::read_to_string(workspace().join("events").join(format!("{function}.json")))
+        .unwrap_or_else(|_| panic!("events/{function}.json is missing"))
+}
+
+#[tokio::test]
+async fn every_http_function_accepts_its_event_fixture() {
+    let t = TestApi::new().await;
+    for route in ROUTES {
+        let request = lambda_http::request::from_str(&event(route.function)).unwrap_or_else(|e| {
+            panic!(
+                "events/{}.json is not an HTTP API event: {e}",
+                route.function
+            )
+        });
+        let response = t.functions().invoke(route.function, request).await.unwrap();
+        let status = response.status().as_u16();
+        // The fixtures' ids do not exist in a fresh table: 404 still proves the handler parsed
+        // the event, found the merchant claim and the path parameters.
+        let expected: &[u16] = match route.function {
+            "create-application" => &[201],
+            "list-applications" | "payments-echo" => &[200],
+            _ => &[404],
+        };
+        assert!(expected.contains(&status), "{}: {status}", route.function);
+    }
+}
+
+#[tokio::test]
+async fn the_authorizer_accepts_its_event_fixture() {
+    let t = TestApi::new().await;
+    let request: authorizer::Request = serde_json::from_str(&event(AUTHORIZER_FUNCTION)).unwrap();
+    let verifier = t.verifier(&appkeys::aws::RequestCounter::default()).await;
+    let response = authorizer::handler(
+        &verifier,
+        lambda_runtime::LambdaEvent::new(request, Default::default()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !response.is_authorized,
+        "the fixture's placeholder key must be denied"
+    );
+}
