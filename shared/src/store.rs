@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
@@ -312,29 +313,16 @@ impl Store {
             return Ok(Page::new(Vec::new(), request, total_items));
         }
         let wanted = (offset + u64::from(request.limit)) as usize;
-        let mut rows: Vec<Item> = Vec::with_capacity(wanted);
-        let mut start_key = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :app)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":app", s(keys::APP_SK_PREFIX))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(i32::try_from(wanted - rows.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(sdk_failure)?;
-            rows.extend(page.items.unwrap_or_default());
-            start_key = page.last_evaluated_key;
-            if rows.len() >= wanted || start_key.is_none() {
-                break;
-            }
-        }
+        let newest_first = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :app)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":app", s(keys::APP_SK_PREFIX))
+            .scan_index_forward(false)
+            .consistent_read(true);
+        let rows = self.query_all(newest_first, Some(wanted)).await?;
         let mut applications = rows
             .iter()
             .skip(offset as usize)
@@ -359,34 +347,23 @@ impl Store {
         // Newest first, so the first application has the highest id.
         let newest = parse(&applications[0].id)?;
         let oldest = parse(&applications[applications.len() - 1].id)?;
+        let page_keys = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(keys::key_sk_prefix(oldest)))
+            .expression_attribute_values(":to", s(keys::key_sk_upper_bound(newest)))
+            .scan_index_forward(false)
+            .consistent_read(true);
         let mut by_application: HashMap<String, Vec<ApiKeySummary>> = HashMap::new();
-        let mut start_key = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":from", s(keys::key_sk_prefix(oldest)))
-                .expression_attribute_values(":to", s(keys::key_sk_upper_bound(newest)))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(sdk_failure)?;
-            for item in page.items() {
-                let application_id = string(item, "applicationId")?.to_owned();
-                by_application
-                    .entry(application_id)
-                    .or_default()
-                    .push(key_summary_from_item(item)?);
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                break;
-            }
+        for item in self.query_all(page_keys, None).await? {
+            let application_id = string(&item, "applicationId")?.to_owned();
+            by_application
+                .entry(application_id)
+                .or_default()
+                .push(key_summary_from_item(&item)?);
         }
         for application in applications {
             application.api_keys = Some(by_application.remove(&application.id).unwrap_or_default());
@@ -482,30 +459,43 @@ impl Store {
         merchant: &MerchantId,
         application: ApplicationId,
     ) -> Result<Vec<String>, StoreError> {
-        let mut hashes = Vec::new();
+        let active_keys = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :keys)")
+            .filter_expression("keyStatus = :active")
+            .projection_expression("keyHash")
+            .expression_attribute_values(":pk", s(keys::merchant_pk(merchant)))
+            .expression_attribute_values(":keys", s(keys::key_sk_prefix(application)))
+            .expression_attribute_values(":active", s(KeyStatus::Active.as_str()))
+            .consistent_read(true);
+        self.query_all(active_keys, None)
+            .await?
+            .iter()
+            .map(|item| string(item, "keyHash").map(str::to_owned))
+            .collect()
+    }
+
+    /// Follows `LastEvaluatedKey` until the query is exhausted or `enough` items have come.
+    async fn query_all(
+        &self,
+        query: QueryFluentBuilder,
+        enough: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start_key = None;
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :keys)")
-                .filter_expression("keyStatus = :active")
-                .projection_expression("keyHash")
-                .expression_attribute_values(":pk", s(keys::merchant_pk(merchant)))
-                .expression_attribute_values(":keys", s(keys::key_sk_prefix(application)))
-                .expression_attribute_values(":active", s(KeyStatus::Active.as_str()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(sdk_failure)?;
-            for item in page.items() {
-                hashes.push(string(item, "keyHash")?.to_owned());
+            let mut page_query = query.clone().set_exclusive_start_key(start_key);
+            if let Some(enough) = enough {
+                page_query =
+                    page_query.limit(i32::try_from(enough - items.len()).unwrap_or(i32::MAX));
             }
+            let page = page_query.send().await.map_err(sdk_failure)?;
+            items.extend(page.items.unwrap_or_default());
             start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(hashes);
+            if start_key.is_none() || enough.is_some_and(|enough| items.len() >= enough) {
+                return Ok(items);
             }
         }
     }

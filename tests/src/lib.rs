@@ -200,6 +200,17 @@ impl TestApi {
         .await
     }
 
+    /// The application as `GET /api/v1/applications?include=apiKeys` shows it.
+    pub async fn listed_application(&self, merchant: &str, app: &str) -> Value {
+        let listed = self.list(merchant, "include=apiKeys&limit=100").await;
+        let items = listed.json["items"].as_array().expect("a page of items");
+        items
+            .iter()
+            .find(|a| a["id"] == app)
+            .cloned()
+            .unwrap_or_else(|| panic!("{app} is not listed"))
+    }
+
     pub async fn list(&self, merchant: &str, query: &str) -> TestResponse {
         self.send(Call::list(query).merchant(merchant).into()).await
     }

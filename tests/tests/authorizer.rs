@@ -212,14 +212,7 @@ async fn assert_authorizer_agrees_with_management(
     keys: &HashMap<String, String>,
     round: &str,
 ) {
-    let listed = t.list(MERCHANT, "include=apiKeys&limit=100").await;
-    let item = listed.json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == app)
-        .unwrap()
-        .clone();
+    let item = t.listed_application(MERCHANT, app).await;
     let enabled = item["isEnabled"].as_bool().unwrap();
     let statuses: HashMap<String, String> = item["apiKeys"]
         .as_array()

@@ -277,14 +277,7 @@ async fn unknown_or_foreign_resources_are_404() {
         .await
         .assert_problem(404, "not_found");
     // Nothing above changed the application.
-    let listed = t.list(MERCHANT, "include=apiKeys").await;
-    let prod = listed.json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == app)
-        .unwrap()
-        .clone();
+    let prod = t.listed_application(MERCHANT, &app).await;
     assert_eq!(prod["isEnabled"], true);
     assert_eq!(prod["apiKeys"][0]["status"], "active");
 }
