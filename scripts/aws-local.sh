@@ -17,20 +17,23 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_moto [port]: exports AWS_ENDPOINT_URL and dummy credentials for the SDK.
+# start_moto [port [state-file]]: exports AWS_ENDPOINT_URL and dummy credentials for the SDK.
+# With a state file, moto's data survives restarts (see scripts/moto_server.py).
 start_moto() {
   local port="${1:-$(free_port)}"
+  local state="${2:-}"
   local log="${MOTO_LOG:-$repo_root/target/moto.log}"
   mkdir -p "$(dirname "$log")"
+  [ -z "$state" ] || mkdir -p "$(dirname "$state")"
   # moto's own app, one request at a time (see scripts/moto_server.py for why).
-  MOTO_PORT="$port" "$venv/bin/python" "$repo_root/scripts/moto_server.py" 127.0.0.1 "$port" >"$log" 2>&1 &
+  MOTO_PORT="$port" "$venv/bin/python" -u "$repo_root/scripts/moto_server.py" 127.0.0.1 "$port" ${state:+"$state"} >"$log" 2>&1 &
   MOTO_PID=$!
   # Callers that start more replace the EXIT trap with one that also calls stop_moto.
   trap stop_moto EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  for _ in $(seq 1 150); do
-    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break; fi
+  for _ in $(seq 1 600); do
+    if grep -q "^moto ready" "$log" 2>/dev/null; then break; fi
     if ! kill -0 "$MOTO_PID" 2>/dev/null; then echo "moto_server failed to start; see $log" >&2; cat "$log" >&2; return 1; fi
     sleep 0.1
   done
@@ -38,6 +41,8 @@ start_moto() {
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
   export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
   export AWS_REGION="${AWS_REGION:-us-east-1}"
+  grep -q "^moto ready" "$log" || { echo "moto_server did not become ready; see $log" >&2; return 1; }
+  grep "^moto: replayed" "$log" || true
   echo "==> moto_server (pid $MOTO_PID) at $AWS_ENDPOINT_URL"
 }
 

@@ -1,4 +1,4 @@
-"""moto's server, with each request handled alone.
+"""moto's server, with each request handled alone, and optionally persistent.
 
 moto 5 does not isolate concurrent requests: a cancelled TransactWriteItems restores a deep copy
 of the whole table taken when it began, silently undoing writes that other requests made in
@@ -7,16 +7,28 @@ isolates every request (transactions are serializable). So that the local endpoi
 DynamoDB under our concurrency tests, this wrapper runs moto's own WSGI application behind one
 lock: clients still send truly concurrent requests, and each is applied atomically.
 
-Usage: python moto_server.py HOST PORT
+With a state file, moto's recorder appends every request to it, and at start the file is
+replayed before the server reports ready, so the data of `scripts/dev` survives a restart.
+
+Usage: python moto_server.py HOST PORT [STATE_FILE]
+Prints "moto ready" once it serves (after any replay).
 """
 
+import os
 import signal
 import sys
 import threading
 
-from werkzeug.serving import run_simple
+host, port = sys.argv[1], int(sys.argv[2])
+state_file = sys.argv[3] if len(sys.argv) > 3 else None
+if state_file:
+    # The recorder reads these when moto is imported.
+    os.environ["MOTO_ENABLE_RECORDING"] = "True"
+    os.environ["MOTO_RECORDER_FILEPATH"] = state_file
 
-from moto.moto_server.werkzeug_app import (
+from werkzeug.serving import make_server  # noqa: E402
+
+from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
@@ -35,11 +47,20 @@ class OneRequestAtATime:
 
 
 def main():
-    host, port = sys.argv[1], int(sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(host, port, OneRequestAtATime(app), threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, OneRequestAtATime(app), threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if state_file and os.path.exists(state_file) and os.path.getsize(state_file) > 0:
+        from moto.moto_api import recorder
+
+        with open(state_file) as recording:
+            count = sum(1 for _ in recording)
+        recorder.replay_recording(target_host=f"http://{host}:{port}")
+        print(f"moto: replayed {count} recorded requests from {state_file}", flush=True)
+    print("moto ready", flush=True)
+    signal.pause()
 
 
 if __name__ == "__main__":
