@@ -261,7 +261,7 @@ pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
             seen.push(name);
             match name {
                 "page" => match value.parse::<u32>() {
-                    Ok(number) if number >= 1 && number <= 1_000_000 => page.page = number,
+                    Ok(number) if (1..=1_000_000).contains(&number) => page.page = number,
                     _ => errors.push(FieldError::new("page", "must be a whole number from 1")),
                 },
                 "limit" => match value.parse::<u32>() {

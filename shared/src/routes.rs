@@ -33,8 +33,7 @@ impl Route {
         }
         let mut parameters = Vec::new();
         let mut actual = path.trim_start_matches('/').split('/');
-        let mut template = self.path.trim_start_matches('/').split('/').peekable();
-        while let Some(expected) = template.next() {
+        for expected in self.path.trim_start_matches('/').split('/') {
             if let Some(name) = expected
                 .strip_prefix('{')
                 .and_then(|s| s.strip_suffix("+}"))
