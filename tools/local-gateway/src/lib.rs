@@ -149,16 +149,11 @@ impl Arrived {
             if name == hyper::header::COOKIE {
                 continue;
             }
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            match headers.get_mut(name.as_str()) {
-                Some(Value::String(existing)) => {
-                    existing.push(',');
-                    existing.push_str(&value);
-                }
-                _ => {
-                    headers.insert(name.as_str().to_owned(), Value::String(value));
-                }
-            }
+            push_joined(
+                &mut headers,
+                name.as_str(),
+                &String::from_utf8_lossy(value.as_bytes()),
+            );
         }
         headers
     }
@@ -188,15 +183,7 @@ impl Arrived {
     fn query_parameters(&self) -> Value {
         let mut query: Map<String, Value> = Map::new();
         for (name, value) in form_urlencoded::parse(self.raw_query().as_bytes()) {
-            match query.get_mut(name.as_ref()) {
-                Some(Value::String(existing)) => {
-                    existing.push(',');
-                    existing.push_str(&value);
-                }
-                _ => {
-                    query.insert(name.into_owned(), Value::String(value.into_owned()));
-                }
-            }
+            push_joined(&mut query, &name, &value);
         }
         if query.is_empty() {
             Value::Null
@@ -308,6 +295,19 @@ impl Arrived {
                 json!(base64::engine::general_purpose::STANDARD.encode(&self.body)),
                 true,
             ),
+        }
+    }
+}
+
+/// Payload 2.0 joins repeated headers and query parameters with commas.
+fn push_joined(members: &mut Map<String, Value>, name: &str, value: &str) {
+    match members.get_mut(name) {
+        Some(Value::String(existing)) => {
+            existing.push(',');
+            existing.push_str(value);
+        }
+        _ => {
+            members.insert(name.to_owned(), Value::String(value.to_owned()));
         }
     }
 }
