@@ -13,6 +13,17 @@ install_moto() {
   fi
 }
 
+# cfn-lint and the SAM CLI, for validating infra/template.yaml offline.
+CFN_LINT_VERSION="1.58.0"
+SAM_CLI_VERSION="1.170.0"
+install_template_tools() {
+  if ! "$venv/bin/cfn-lint" --version 2>/dev/null | grep -q "$CFN_LINT_VERSION" \
+    || ! "$venv/bin/sam" --version 2>/dev/null | grep -q "$SAM_CLI_VERSION"; then
+    echo "==> installing cfn-lint==$CFN_LINT_VERSION and aws-sam-cli==$SAM_CLI_VERSION into .venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION"
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
