@@ -102,6 +102,15 @@ where
     StoreError::Backend(DisplayErrorContext(err).to_string().into())
 }
 
+/// A key about to be written: everything but the application's state.
+pub struct NewKey<'a> {
+    pub id: KeyId,
+    pub created_at: String,
+    pub description: Description,
+    pub full_key: &'a FullKey,
+    pub hash: KeyHash,
+}
+
 /// What the authorizer needs to decide, in one record reachable from the key's hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyLookup {
@@ -215,19 +224,46 @@ impl Store {
         merchant: &MerchantId,
         new: NewApplication,
     ) -> Result<Application, StoreError> {
-        let pk = keys::merchant_pk(merchant);
         let id = ApplicationId::new();
         let created_at = now_rfc3339();
+        let items = self.create_application_transaction(merchant, &new, id, &created_at)?;
+        match self.transact(items).await? {
+            Transact::Done => Ok(Application {
+                id: id.to_string(),
+                name: new.name.as_str().to_owned(),
+                description: new.description,
+                is_enabled: true,
+                created_at,
+                api_keys: None,
+            }),
+            Transact::Cancelled(reasons) if failed_condition(&reasons, 1) => {
+                Err(StoreError::NameTaken)
+            }
+            Transact::Cancelled(reasons) if failed_condition(&reasons, 0) => {
+                Err(StoreError::ApplicationLimitReached {
+                    max: self.limits.max_applications_per_merchant,
+                })
+            }
+            Transact::Cancelled(reasons) => Err(unexpected_cancellation(&reasons)),
+        }
+    }
+
+    /// The items of the create-application transaction (public so the benchmark can issue exactly
+    /// the same write as its floor).
+    pub fn create_application_transaction(
+        &self,
+        merchant: &MerchantId,
+        new: &NewApplication,
+        id: ApplicationId,
+        created_at: &str,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let pk = keys::merchant_pk(merchant);
         let count_application = Update::builder()
             .table_name(&self.table)
             .key(PK, s(&pk))
             .key(SK, s(keys::MERCHANT_SK))
-            .update_expression(
-                "SET applicationCount = if_not_exists(applicationCount, :zero) + :one",
-            )
-            .condition_expression(
-                "attribute_not_exists(applicationCount) OR applicationCount < :max",
-            )
+            .update_expression("SET applicationCount = if_not_exists(applicationCount, :zero) + :one")
+            .condition_expression("attribute_not_exists(applicationCount) OR applicationCount < :max")
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(self.limits.max_applications_per_merchant))
@@ -248,41 +284,18 @@ impl Store {
             .item("id", s(id.to_string()))
             .item("name", s(new.name.as_str()))
             .item("isEnabled", b(true))
-            .item("createdAt", s(&created_at))
+            .item("createdAt", s(created_at))
             .item("activeKeyCount", n(0))
             .item("keysCreated", n(0))
             .condition_expression("attribute_not_exists(PK)");
         if let Some(description) = &new.description {
             application = application.item("description", s(description.as_str()));
         }
-        let items = vec![
-            TransactWriteItem::builder()
-                .update(count_application)
-                .build(),
+        Ok(vec![
+            TransactWriteItem::builder().update(count_application).build(),
             TransactWriteItem::builder().put(reserve_name).build(),
-            TransactWriteItem::builder()
-                .put(application.build().map_err(backend)?)
-                .build(),
-        ];
-        match self.transact(items).await? {
-            Transact::Done => Ok(Application {
-                id: id.to_string(),
-                name: new.name.as_str().to_owned(),
-                description: new.description,
-                is_enabled: true,
-                created_at,
-                api_keys: None,
-            }),
-            Transact::Cancelled(reasons) if failed_condition(&reasons, 1) => {
-                Err(StoreError::NameTaken)
-            }
-            Transact::Cancelled(reasons) if failed_condition(&reasons, 0) => {
-                Err(StoreError::ApplicationLimitReached {
-                    max: self.limits.max_applications_per_merchant,
-                })
-            }
-            Transact::Cancelled(reasons) => Err(unexpected_cancellation(&reasons)),
-        }
+            TransactWriteItem::builder().put(application.build().map_err(backend)?).build(),
+        ])
     }
 
     /// Newest first. Requests per page: one GetItem (the count), one Query for the applications
@@ -504,7 +517,9 @@ impl Store {
 
     /// One transaction: count the key on the application (conditioned on room under the limit
     /// and on the `isEnabled` value copied into the lookup record), write the key, write its
-    /// lookup record.
+    /// lookup record. Most applications are enabled, so the first attempt assumes it and needs
+    /// no read; only when a condition fails is the application read, to tell "not found", "key
+    /// limit reached" and "disabled" apart (and to retry with the value read).
     pub async fn create_api_key(
         &self,
         merchant: &MerchantId,
@@ -514,78 +529,87 @@ impl Store {
         hash: KeyHash,
     ) -> Result<CreatedApiKey, StoreError> {
         let max = self.limits.max_keys_per_application;
-        let key_id = KeyId::new();
-        let created_at = now_rfc3339();
-        let hash_hex = hash.to_hex();
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let item = self.get_application_item(merchant, application).await?;
-            if number(&item, "activeKeyCount")? >= u64::from(max) {
-                return Err(StoreError::KeyLimitReached { max });
+        let key = NewKey { id: KeyId::new(), created_at: now_rfc3339(), description, full_key, hash };
+        let mut enabled = true;
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            if attempt > 0 {
+                let item = self.get_application_item(merchant, application).await?;
+                if number(&item, "activeKeyCount")? >= u64::from(max) {
+                    return Err(StoreError::KeyLimitReached { max });
+                }
+                enabled = boolean(&item, "isEnabled")?;
             }
-            let enabled = boolean(&item, "isEnabled")?;
-            let count_key = Update::builder()
-                .table_name(&self.table)
-                .key(PK, s(keys::merchant_pk(merchant)))
-                .key(SK, s(keys::app_sk(application)))
-                .update_expression(
-                    "SET activeKeyCount = activeKeyCount + :one, keysCreated = keysCreated + :one",
-                )
-                .condition_expression(
-                    "attribute_exists(PK) AND activeKeyCount < :max AND isEnabled = :enabled",
-                )
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":max", n(max))
-                .expression_attribute_values(":enabled", b(enabled))
-                .build()
-                .map_err(backend)?;
-            let key = Put::builder()
-                .table_name(&self.table)
-                .item(PK, s(keys::merchant_pk(merchant)))
-                .item(SK, s(keys::key_sk(application, key_id)))
-                .item("id", s(key_id.to_string()))
-                .item("applicationId", s(application.to_string()))
-                .item("keyPrefix", s(full_key.display_prefix()))
-                .item("description", s(description.as_str()))
-                .item("keyStatus", s(KeyStatus::Active.as_str()))
-                .item("createdAt", s(&created_at))
-                .item("keyHash", s(&hash_hex))
-                .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .map_err(backend)?;
-            let lookup = Put::builder()
-                .table_name(&self.table)
-                .item(PK, s(keys::lookup_pk(&hash)))
-                .item(SK, s(keys::LOOKUP_SK))
-                .item("merchantId", s(merchant.as_str()))
-                .item("applicationId", s(application.to_string()))
-                .item("keyId", s(key_id.to_string()))
-                .item("keyStatus", s(KeyStatus::Active.as_str()))
-                .item("applicationEnabled", b(enabled))
-                .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .map_err(backend)?;
-            let items = vec![
-                TransactWriteItem::builder().update(count_key).build(),
-                TransactWriteItem::builder().put(key).build(),
-                TransactWriteItem::builder().put(lookup).build(),
-            ];
+            let items = self.create_api_key_transaction(merchant, application, &key, enabled)?;
             match self.transact(items).await? {
                 Transact::Done => {
                     return Ok(CreatedApiKey {
-                        id: key_id.to_string(),
+                        id: key.id.to_string(),
                         application_id: application.to_string(),
                         full_key: full_key.as_str().to_owned(),
                         key_prefix: full_key.display_prefix().to_owned(),
-                        description,
-                        created_at,
+                        description: key.description,
+                        created_at: key.created_at,
                     })
                 }
-                // Either the limit was reached or isEnabled flipped: the re-read tells which.
+                // Missing, full, or isEnabled not as assumed: the read at the next attempt tells.
                 Transact::Cancelled(reasons) if failed_condition(&reasons, 0) => continue,
                 Transact::Cancelled(reasons) => return Err(unexpected_cancellation(&reasons)),
             }
         }
         Err(StoreError::Contention)
+    }
+
+    /// The items of the create-key transaction (public so the benchmark can issue exactly the
+    /// same write as its floor).
+    pub fn create_api_key_transaction(
+        &self,
+        merchant: &MerchantId,
+        application: ApplicationId,
+        key: &NewKey<'_>,
+        enabled: bool,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let count_key = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(keys::merchant_pk(merchant)))
+            .key(SK, s(keys::app_sk(application)))
+            .update_expression("SET activeKeyCount = activeKeyCount + :one, keysCreated = keysCreated + :one")
+            .condition_expression("attribute_exists(PK) AND activeKeyCount < :max AND isEnabled = :enabled")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(self.limits.max_keys_per_application))
+            .expression_attribute_values(":enabled", b(enabled))
+            .build()
+            .map_err(backend)?;
+        let key_item = Put::builder()
+            .table_name(&self.table)
+            .item(PK, s(keys::merchant_pk(merchant)))
+            .item(SK, s(keys::key_sk(application, key.id)))
+            .item("id", s(key.id.to_string()))
+            .item("applicationId", s(application.to_string()))
+            .item("keyPrefix", s(key.full_key.display_prefix()))
+            .item("description", s(key.description.as_str()))
+            .item("keyStatus", s(KeyStatus::Active.as_str()))
+            .item("createdAt", s(&key.created_at))
+            .item("keyHash", s(key.hash.to_hex()))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(backend)?;
+        let lookup = Put::builder()
+            .table_name(&self.table)
+            .item(PK, s(keys::lookup_pk(&key.hash)))
+            .item(SK, s(keys::LOOKUP_SK))
+            .item("merchantId", s(merchant.as_str()))
+            .item("applicationId", s(application.to_string()))
+            .item("keyId", s(key.id.to_string()))
+            .item("keyStatus", s(KeyStatus::Active.as_str()))
+            .item("applicationEnabled", b(enabled))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(backend)?;
+        Ok(vec![
+            TransactWriteItem::builder().update(count_key).build(),
+            TransactWriteItem::builder().put(key_item).build(),
+            TransactWriteItem::builder().put(lookup).build(),
+        ])
     }
 
     /// One transaction: mark the key revoked (only if it is active), mark its lookup record,
