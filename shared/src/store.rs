@@ -102,6 +102,12 @@ where
     StoreError::Backend(DisplayErrorContext(err).to_string().into())
 }
 
+/// The lookup record's partition key (its sort key is constant), for the benchmark's raw
+/// `GetItem` floor.
+pub fn lookup_record_key(hash: &KeyHash) -> [(&'static str, AttributeValue); 2] {
+    [(PK, s(keys::lookup_pk(hash))), (SK, s(keys::LOOKUP_SK))]
+}
+
 /// A key about to be written: everything but the application's state.
 pub struct NewKey<'a> {
     pub id: KeyId,
@@ -262,8 +268,12 @@ impl Store {
             .table_name(&self.table)
             .key(PK, s(&pk))
             .key(SK, s(keys::MERCHANT_SK))
-            .update_expression("SET applicationCount = if_not_exists(applicationCount, :zero) + :one")
-            .condition_expression("attribute_not_exists(applicationCount) OR applicationCount < :max")
+            .update_expression(
+                "SET applicationCount = if_not_exists(applicationCount, :zero) + :one",
+            )
+            .condition_expression(
+                "attribute_not_exists(applicationCount) OR applicationCount < :max",
+            )
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(self.limits.max_applications_per_merchant))
@@ -292,9 +302,13 @@ impl Store {
             application = application.item("description", s(description.as_str()));
         }
         Ok(vec![
-            TransactWriteItem::builder().update(count_application).build(),
+            TransactWriteItem::builder()
+                .update(count_application)
+                .build(),
             TransactWriteItem::builder().put(reserve_name).build(),
-            TransactWriteItem::builder().put(application.build().map_err(backend)?).build(),
+            TransactWriteItem::builder()
+                .put(application.build().map_err(backend)?)
+                .build(),
         ])
     }
 
@@ -529,7 +543,13 @@ impl Store {
         hash: KeyHash,
     ) -> Result<CreatedApiKey, StoreError> {
         let max = self.limits.max_keys_per_application;
-        let key = NewKey { id: KeyId::new(), created_at: now_rfc3339(), description, full_key, hash };
+        let key = NewKey {
+            id: KeyId::new(),
+            created_at: now_rfc3339(),
+            description,
+            full_key,
+            hash,
+        };
         let mut enabled = true;
         for attempt in 0..TRANSACTION_ATTEMPTS {
             if attempt > 0 {
@@ -572,8 +592,12 @@ impl Store {
             .table_name(&self.table)
             .key(PK, s(keys::merchant_pk(merchant)))
             .key(SK, s(keys::app_sk(application)))
-            .update_expression("SET activeKeyCount = activeKeyCount + :one, keysCreated = keysCreated + :one")
-            .condition_expression("attribute_exists(PK) AND activeKeyCount < :max AND isEnabled = :enabled")
+            .update_expression(
+                "SET activeKeyCount = activeKeyCount + :one, keysCreated = keysCreated + :one",
+            )
+            .condition_expression(
+                "attribute_exists(PK) AND activeKeyCount < :max AND isEnabled = :enabled",
+            )
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(self.limits.max_keys_per_application))
             .expression_attribute_values(":enabled", b(enabled))

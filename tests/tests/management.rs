@@ -492,13 +492,22 @@ async fn creating_a_key_on_an_enabled_application_is_a_single_request() {
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let counter = appkeys::aws::RequestCounter::default();
     let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
-    t.api.store = appkeys::Store::new(counter.dynamodb_client(&sdk), t.store().table(), t.api.config.limits);
+    t.api.store = appkeys::Store::new(
+        counter.dynamodb_client(&sdk),
+        t.store().table(),
+        t.api.config.limits,
+    );
     assert_eq!(t.create_key(MERCHANT, &app, "one write").await.status, 201);
     assert_eq!(counter.count(), 1, "the common case needs no read");
     // Disabled: the optimistic write fails, the read tells why, the retry carries the real state.
     t.set_enabled(MERCHANT, &app, false).await;
     let before = counter.count();
-    assert_eq!(t.create_key(MERCHANT, &app, "on a disabled app").await.status, 201);
+    assert_eq!(
+        t.create_key(MERCHANT, &app, "on a disabled app")
+            .await
+            .status,
+        201
+    );
     let disabled_requests = counter.count() - before;
     assert!(disabled_requests <= 3, "{disabled_requests}");
 }

@@ -118,10 +118,16 @@ async fn the_authorizer_accepts_its_event_fixture() {
 /// `infra/template.yaml`, with CloudFormation's short-form tags (`!Ref`, `!GetAtt`, …) kept as
 /// tagged values.
 fn template() -> serde_yaml_ng::Value {
-    serde_yaml_ng::from_str(&std::fs::read_to_string(workspace().join("infra/template.yaml")).unwrap()).unwrap()
+    serde_yaml_ng::from_str(
+        &std::fs::read_to_string(workspace().join("infra/template.yaml")).unwrap(),
+    )
+    .unwrap()
 }
 
-fn resources_of_type<'a>(template: &'a serde_yaml_ng::Value, kind: &str) -> Vec<(String, &'a serde_yaml_ng::Value)> {
+fn resources_of_type<'a>(
+    template: &'a serde_yaml_ng::Value,
+    kind: &str,
+) -> Vec<(String, &'a serde_yaml_ng::Value)> {
     template["Resources"]
         .as_mapping()
         .unwrap()
@@ -149,7 +155,9 @@ fn get_att_targets(value: &serde_yaml_ng::Value, found: &mut Vec<String>) {
 
 fn sub_string(value: &serde_yaml_ng::Value) -> &str {
     match value {
-        serde_yaml_ng::Value::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str().unwrap(),
+        serde_yaml_ng::Value::Tagged(tagged) if tagged.tag == "Sub" => {
+            tagged.value.as_str().unwrap()
+        }
         other => panic!("expected !Sub, got {other:?}"),
     }
 }
@@ -167,12 +175,26 @@ fn the_sam_template_deploys_exactly_the_function_binaries_and_the_route_table() 
     let functions = resources_of_type(&template, "AWS::Serverless::Function");
     let mut binary_of = std::collections::HashMap::new();
     for (logical_id, function) in &functions {
-        assert_eq!(function["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{logical_id}");
-        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
-        assert_eq!(logical_id, &pascal_case(&binary), "logical ids are the binaries' names in PascalCase");
+        assert_eq!(
+            function["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{logical_id}"
+        );
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            logical_id,
+            &pascal_case(&binary),
+            "logical ids are the binaries' names in PascalCase"
+        );
         binary_of.insert(logical_id.clone(), binary);
     }
-    assert_eq!(binary_of.values().cloned().collect::<BTreeSet<_>>(), function_binaries());
+    assert_eq!(
+        binary_of.values().cloned().collect::<BTreeSet<_>>(),
+        function_binaries()
+    );
 
     // Routes: SAM HttpApi events (behind the default JWT authorizer) and explicit routes.
     let mut from_template = BTreeSet::new();
@@ -192,16 +214,26 @@ fn the_sam_template_deploys_exactly_the_function_binaries_and_the_route_table() 
             }
         }
     }
-    assert_eq!(template["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"].as_str(), Some("JwtAuthorizer"));
+    assert_eq!(
+        template["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"].as_str(),
+        Some("JwtAuthorizer")
+    );
     for (_, route) in resources_of_type(&template, "AWS::ApiGatewayV2::Route") {
         let p = &route["Properties"];
         assert_eq!(p["AuthorizationType"].as_str(), Some("CUSTOM"));
-        let integration_id = sub_string(&p["Target"]).trim_start_matches("integrations/${").trim_end_matches('}');
+        let integration_id = sub_string(&p["Target"])
+            .trim_start_matches("integrations/${")
+            .trim_end_matches('}');
         let mut targets = Vec::new();
-        get_att_targets(&template["Resources"][integration_id]["Properties"]["IntegrationUri"], &mut targets);
+        get_att_targets(
+            &template["Resources"][integration_id]["Properties"]["IntegrationUri"],
+            &mut targets,
+        );
         assert_eq!(targets.len(), 1, "the integration names one function");
         let authorizer_id = match &p["AuthorizerId"] {
-            serde_yaml_ng::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().unwrap().to_owned(),
+            serde_yaml_ng::Value::Tagged(tagged) if tagged.tag == "Ref" => {
+                tagged.value.as_str().unwrap().to_owned()
+            }
             other => panic!("AuthorizerId {other:?}"),
         };
         assert_eq!(authorizer_id, "ApiKeyAuthorizer");
@@ -212,28 +244,61 @@ fn the_sam_template_deploys_exactly_the_function_binaries_and_the_route_table() 
             appkeys::routes::Guard::ApiKey
         ));
     }
-    let from_table: BTreeSet<String> =
-        ROUTES.iter().map(|r| format!("{} -> {} ({:?})", r.route_key(), r.function, r.guard)).collect();
+    let from_table: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|r| format!("{} -> {} ({:?})", r.route_key(), r.function, r.guard))
+        .collect();
     assert_eq!(from_template, from_table);
 
     // The API-key authorizer: the authorizer binary, payload 2.0, simple responses, no caching.
     let authorizer = &template["Resources"]["ApiKeyAuthorizer"]["Properties"];
-    assert!(sub_string(&authorizer["AuthorizerUri"]).contains(&format!("${{{}.Arn}}", pascal_case(AUTHORIZER_FUNCTION))));
-    assert_eq!(authorizer["AuthorizerPayloadFormatVersion"].as_str(), Some("2.0"));
+    assert!(sub_string(&authorizer["AuthorizerUri"])
+        .contains(&format!("${{{}.Arn}}", pascal_case(AUTHORIZER_FUNCTION))));
+    assert_eq!(
+        authorizer["AuthorizerPayloadFormatVersion"].as_str(),
+        Some("2.0")
+    );
     assert_eq!(authorizer["EnableSimpleResponses"].as_bool(), Some(true));
-    assert_eq!(authorizer["AuthorizerResultTtlInSeconds"].as_u64(), Some(0), "caching would outlive revocations");
-    assert_eq!(authorizer["IdentitySource"][0].as_str(), Some("$request.header.Authorization"));
+    assert_eq!(
+        authorizer["AuthorizerResultTtlInSeconds"].as_u64(),
+        Some(0),
+        "caching would outlive revocations"
+    );
+    assert_eq!(
+        authorizer["IdentitySource"][0].as_str(),
+        Some("$request.header.Authorization")
+    );
 }
 
 /// What each function's code calls, and so all its role may do. `TransactWriteItems` is
 /// authorised per item: `PutItem` / `UpdateItem`.
 const PERMISSIONS: &[(&str, &[&str])] = &[
-    ("create-application", &["dynamodb:PutItem", "dynamodb:UpdateItem"]),
+    (
+        "create-application",
+        &["dynamodb:PutItem", "dynamodb:UpdateItem"],
+    ),
     ("list-applications", &["dynamodb:GetItem", "dynamodb:Query"]),
-    ("set-application-status", &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]),
-    ("create-api-key", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"]),
-    ("revoke-api-key", &["dynamodb:GetItem", "dynamodb:UpdateItem"]),
-    ("authorizer", &["dynamodb:GetItem", "secretsmanager:GetSecretValue"]),
+    (
+        "set-application-status",
+        &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+    ),
+    (
+        "create-api-key",
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "secretsmanager:GetSecretValue",
+        ],
+    ),
+    (
+        "revoke-api-key",
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    ),
+    (
+        "authorizer",
+        &["dynamodb:GetItem", "secretsmanager:GetSecretValue"],
+    ),
     ("payments-echo", &[]),
 ];
 
@@ -241,13 +306,20 @@ const PERMISSIONS: &[(&str, &[&str])] = &[
 fn each_function_may_do_exactly_what_its_code_does() {
     let template = template();
     for (logical_id, function) in resources_of_type(&template, "AWS::Serverless::Function") {
-        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
         let mut actions = BTreeSet::new();
         for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
-            let statements = policy["Statement"].as_sequence().expect("inline statements only, no managed policies");
+            let statements = policy["Statement"]
+                .as_sequence()
+                .expect("inline statements only, no managed policies");
             for statement in statements {
                 assert_eq!(statement["Effect"].as_str(), Some("Allow"));
-                assert!(!matches!(&statement["Resource"], serde_yaml_ng::Value::String(s) if s.contains('*')), "{logical_id}: no wildcard resources");
+                assert!(
+                    !matches!(&statement["Resource"], serde_yaml_ng::Value::String(s) if s.contains('*')),
+                    "{logical_id}: no wildcard resources"
+                );
                 match &statement["Action"] {
                     serde_yaml_ng::Value::String(action) => {
                         actions.insert(action.clone());
@@ -259,7 +331,10 @@ fn each_function_may_do_exactly_what_its_code_does() {
                 }
             }
         }
-        assert!(actions.iter().all(|a| !a.contains('*')), "{logical_id}: no wildcard actions");
+        assert!(
+            actions.iter().all(|a| !a.contains('*')),
+            "{logical_id}: no wildcard actions"
+        );
         let expected: BTreeSet<String> = PERMISSIONS
             .iter()
             .find(|(name, _)| *name == binary)

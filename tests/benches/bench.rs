@@ -1,0 +1,831 @@
+//! `scripts/bench`: the authorizer against the DynamoDB floor, management writes against theirs,
+//! listing at scale, and the functions' cold start, size and memory. Prints a table and writes
+//! `target/bench/report.json`.
+//!
+//! Each comparison is measured side by side in one run (interleaved), so machine noise hits both.
+//! `cargo test` runs it too, in the debug profile with a few iterations (a smoke run whose
+//! figures mean nothing), so that it cannot rot.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use api_tests::{Call, TestApi};
+use appkeys::api_key::{FullKey, KeyMode};
+use appkeys::aws::{sdk_config, Budget, RequestCounter};
+use appkeys::config::Limits;
+use appkeys::domain::{
+    now_rfc3339, ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
+};
+use appkeys::store::{lookup_record_key, NewKey};
+use appkeys::Store;
+use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use serde_json::{json, Value};
+
+struct Sizes {
+    smoke: bool,
+    verifications: usize,
+    writes: usize,
+    list_apps: usize,
+    keys_per_app: usize,
+    list_runs: usize,
+}
+
+impl Sizes {
+    fn new() -> Self {
+        if cfg!(debug_assertions) || std::env::var_os("BENCH_SMOKE").is_some() {
+            Self {
+                smoke: true,
+                verifications: 20,
+                writes: 5,
+                list_apps: 60,
+                keys_per_app: 2,
+                list_runs: 2,
+            }
+        } else {
+            // moto deep-copies a whole table on every transaction, so seeding a big merchant through
+            // the store costs time that grows with its size: BENCH_LIST_APPS scales it.
+            let list_apps = std::env::var("BENCH_LIST_APPS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000);
+            let verifications = std::env::var("BENCH_VERIFICATIONS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3000);
+            Self {
+                smoke: false,
+                verifications,
+                writes: 300,
+                list_apps,
+                keys_per_app: 5,
+                list_runs: 15,
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    mean: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    Stats {
+        p50: at(0.5),
+        p99: at(0.99),
+        mean,
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    (d.as_nanos() as f64 / 1000.0 * 10.0).round() / 10.0
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    (a.as_secs_f64() / b.as_secs_f64() * 100.0).round() / 100.0
+}
+
+fn stats_json(s: Stats) -> Value {
+    json!({"p50_us": us(s.p50), "p99_us": us(s.p99), "mean_us": us(s.mean)})
+}
+
+/// Counts the items DynamoDB read for `Query` (ScannedCount) and `GetItem` calls.
+#[derive(Debug, Clone, Default)]
+struct ItemsRead(Arc<Mutex<u64>>);
+
+impl Intercept for ItemsRead {
+    fn name(&self) -> &'static str {
+        "ItemsRead"
+    }
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let Some(Ok(output)) = context.output_or_error() {
+            let read = if let Some(query) =
+                output.downcast_ref::<aws_sdk_dynamodb::operation::query::QueryOutput>()
+            {
+                query.scanned_count() as u64
+            } else if let Some(get) =
+                output.downcast_ref::<aws_sdk_dynamodb::operation::get_item::GetItemOutput>()
+            {
+                u64::from(get.item().is_some())
+            } else {
+                0
+            };
+            *self.0.lock().unwrap() += read;
+        }
+        Ok(())
+    }
+}
+
+fn authorizer_event(header: &str) -> authorizer::Request {
+    let fixture = std::fs::read_to_string(workspace().join("events/authorizer.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&fixture).unwrap();
+    event["headers"]["authorization"] = json!(header);
+    event["identitySource"] = json!([header]);
+    serde_json::from_value(event).unwrap()
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// 1. A full verification (event in, response out) against a raw consistent GetItem of the
+/// same lookup record, interleaved.
+async fn verify_vs_floor(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
+    let app = t.create_application_named("m_bench", "verify").await;
+    let full_key = t.create_key("m_bench", &app, "bench").await.json["fullKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let handler_requests = RequestCounter::default();
+    let verifier = t.verifier(&handler_requests).await;
+    let floor_client =
+        RequestCounter::default().dynamodb_client(&sdk_config(Budget::AUTHORIZER).await);
+    let [(pk_name, pk), (sk_name, sk)] = lookup_record_key(&t.pepper.hash(&full_key));
+    let event = authorizer_event(&format!("Bearer {full_key}"));
+
+    let (mut floor, mut full) = (Vec::new(), Vec::new());
+    for i in 0..sizes.verifications + 50 {
+        let started = Instant::now();
+        let item = floor_client
+            .get_item()
+            .table_name(t.store().table())
+            .key(pk_name, pk.clone())
+            .key(sk_name, sk.clone())
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        let floor_time = started.elapsed();
+        assert!(item.item().is_some());
+        let request = lambda_runtime::LambdaEvent::new(event.clone(), Default::default());
+        let started = Instant::now();
+        let response = authorizer::handler(&verifier, request).await.unwrap();
+        let full_time = started.elapsed();
+        assert!(response.is_authorized);
+        if i >= 50 {
+            floor.push(floor_time); // the first 50 warm connections and caches
+            full.push(full_time);
+        }
+    }
+    let requests_per_verification =
+        handler_requests.count() as f64 / (sizes.verifications + 50) as f64;
+
+    let mut garbage = full_key.clone();
+    let last = garbage.pop().unwrap();
+    garbage.push(if last == '0' { '1' } else { '0' });
+    let garbage_header = format!("Bearer {garbage}");
+    let rounds = if sizes.smoke { 1000 } else { 200_000 };
+    let before = handler_requests.count();
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let decision = verifier
+            .verify(Some(std::hint::black_box(&garbage_header)))
+            .await
+            .unwrap();
+        std::hint::black_box(decision);
+    }
+    let garbage_ns = started.elapsed().as_nanos() as f64 / rounds as f64;
+    assert_eq!(
+        handler_requests.count(),
+        before,
+        "a garbage key made a DynamoDB request"
+    );
+
+    let (floor, full) = (stats(floor), stats(full));
+    report.insert("getitem_p50_us", json!(us(floor.p50)));
+    report.insert("authorizer_p50_us", json!(us(full.p50)));
+    report.insert("authorizer_ratio", json!(ratio(full.p50, floor.p50)));
+    report.insert(
+        "authorizer_requests_per_verification",
+        json!(requests_per_verification),
+    );
+    report.insert("garbage_reject_ns", json!(garbage_ns.round()));
+    report.insert(
+        "verify",
+        json!({"getitem": stats_json(floor), "authorizer": stats_json(full)}),
+    );
+}
+
+/// 2. create-application and create-api-key through their handlers against the raw
+/// TransactWriteItems each issues (same items, fresh names and ids), interleaved.
+async fn writes_vs_floor(sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
+    let (mut app_floor, mut app_full, mut key_floor, mut key_full) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // moto deep-copies the whole table in every transaction: a fresh table every few writes keeps
+    // that cost flat, for the handler and the floor alike.
+    for chunk in 0..sizes.writes.div_ceil(25) {
+        let t = bench_table().await;
+        let count = 25.min(sizes.writes - chunk * 25);
+        write_chunk(
+            &t,
+            count,
+            &mut app_floor,
+            &mut app_full,
+            &mut key_floor,
+            &mut key_full,
+        )
+        .await;
+    }
+    let (app_floor, app_full, key_floor, key_full) = (
+        stats(app_floor),
+        stats(app_full),
+        stats(key_floor),
+        stats(key_full),
+    );
+    report.insert(
+        "create_app_ratio",
+        json!(ratio(app_full.p50, app_floor.p50)),
+    );
+    report.insert(
+        "create_key_ratio",
+        json!(ratio(key_full.p50, key_floor.p50)),
+    );
+    report.insert(
+        "writes",
+        json!({
+            "create_application": {"handler": stats_json(app_full), "transact_write_items": stats_json(app_floor)},
+            "create_api_key": {"handler": stats_json(key_full), "transact_write_items": stats_json(key_floor)},
+        }),
+    );
+}
+
+async fn write_chunk(
+    t: &TestApi,
+    count: usize,
+    app_floor: &mut Vec<Duration>,
+    app_full: &mut Vec<Duration>,
+    key_floor: &mut Vec<Duration>,
+    key_full: &mut Vec<Duration>,
+) {
+    let merchant = MerchantId::from_claim("m_writes").unwrap();
+    let store = t.store();
+    let transact = |items| async move {
+        let started = Instant::now();
+        if let Err(err) = store
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            panic!(
+                "raw TransactWriteItems failed after {:?}: {}",
+                started.elapsed(),
+                aws_sdk_dynamodb::error::DisplayErrorContext(err)
+            );
+        }
+    };
+    for i in 0..count {
+        let new = NewApplication {
+            name: ApplicationName::parse(&format!("floor {i}")).unwrap(),
+            description: None,
+        };
+        let items = store
+            .create_application_transaction(&merchant, &new, ApplicationId::new(), &now_rfc3339())
+            .unwrap();
+        let started = Instant::now();
+        transact(items).await;
+        app_floor.push(started.elapsed());
+        let request = Call::post(
+            "/api/v1/applications",
+            "/api/v1/applications",
+            json!({"name": format!("handler {i}")}),
+        )
+        .merchant(merchant.as_str())
+        .into();
+        let started = Instant::now();
+        let response = t
+            .functions()
+            .invoke("create-application", request)
+            .await
+            .unwrap();
+        app_full.push(started.elapsed());
+        assert_eq!(response.status(), 201);
+    }
+
+    let app = t.create_application_named(merchant.as_str(), "keys").await;
+    for _ in 0..count {
+        let app_id = ApplicationId::parse(&app).unwrap();
+        let full_key = FullKey::generate(KeyMode::Live);
+        let key = NewKey {
+            id: KeyId::new(),
+            created_at: now_rfc3339(),
+            description: Description::parse("description", "floor", 200).unwrap(),
+            full_key: &full_key,
+            hash: t.pepper.hash(full_key.as_str()),
+        };
+        let items = store
+            .create_api_key_transaction(&merchant, app_id, &key, true)
+            .unwrap();
+        let started = Instant::now();
+        transact(items).await;
+        key_floor.push(started.elapsed());
+        let request = Call::create_key(&app, json!({"description": "handler"}))
+            .merchant(merchant.as_str())
+            .into();
+        let started = Instant::now();
+        let response = t
+            .functions()
+            .invoke("create-api-key", request)
+            .await
+            .unwrap();
+        key_full.push(started.elapsed());
+        assert_eq!(response.status(), 201);
+    }
+}
+
+async fn bench_table() -> TestApi {
+    TestApi::with_limits(Limits {
+        max_keys_per_application: 99,
+        max_applications_per_merchant: 1_000_000,
+    })
+    .await
+}
+
+/// 3. A merchant with many applications and keys: list pages through the handler, counting
+/// requests and items read.
+async fn list_at_scale(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
+    let merchant = MerchantId::from_claim("m_scale").unwrap();
+    let small = MerchantId::from_claim("m_small").unwrap();
+    let seeding = Instant::now();
+    seed(t, &merchant, sizes.list_apps, sizes.keys_per_app).await;
+    seed(t, &small, 20, sizes.keys_per_app).await;
+    eprintln!(
+        "seeded {} applications × {} keys in {:.1?}",
+        sizes.list_apps + 20,
+        sizes.keys_per_app,
+        seeding.elapsed()
+    );
+
+    let requests = RequestCounter::default();
+    let items = ItemsRead::default();
+    let sdk = sdk_config(Budget::MANAGEMENT).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(requests.clone())
+        .interceptor(items.clone())
+        .build();
+    let mut api = t.api.clone();
+    api.store = Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        t.store().table(),
+        api.config.limits,
+    );
+    let functions = local_gateway::Functions::new(api, t.pepper.clone());
+
+    let last_page = sizes.list_apps.div_ceil(20);
+    let mut cases = Vec::new();
+    let mut max_requests = 0.0f64;
+    for (who, page, include) in [
+        (&small, 1, false),
+        (&small, 1, true),
+        (&merchant, 1, false),
+        (&merchant, 1, true),
+        (&merchant, last_page, false),
+        (&merchant, last_page, true),
+    ] {
+        let query = format!(
+            "page={page}&limit=20{}",
+            if include { "&include=apiKeys" } else { "" }
+        );
+        let (requests_before, items_before) = (requests.count(), *items.0.lock().unwrap());
+        let mut times = Vec::new();
+        for _ in 0..sizes.list_runs {
+            let request = Call::list(&query).merchant(who.as_str()).into();
+            let started = Instant::now();
+            let response = functions
+                .invoke("list-applications", request)
+                .await
+                .unwrap();
+            times.push(started.elapsed());
+            assert_eq!(response.status(), 200);
+        }
+        let per_page_requests =
+            (requests.count() - requests_before) as f64 / sizes.list_runs as f64;
+        let per_page_items =
+            (*items.0.lock().unwrap() - items_before) as f64 / sizes.list_runs as f64;
+        max_requests = max_requests.max(per_page_requests);
+        let s = stats(times);
+        cases.push(json!({
+            "merchant_applications": if who == &small { 20 } else { sizes.list_apps },
+            "page": page, "limit": 20, "include_api_keys": include,
+            "p50_us": us(s.p50), "requests_per_page": per_page_requests, "items_read_per_page": per_page_items,
+        }));
+    }
+    report.insert("list_requests_per_page", json!(max_requests));
+    report.insert("list", json!(cases));
+}
+
+/// Gives `merchant` `apps` applications with `keys_per_app` keys each in `t`'s table, exactly as
+/// the store writes them. moto's transactions slow down as a table grows (it deep-copies the
+/// table), so the store writes them in batches into a small scratch table, and the items are moved
+/// to the target with plain batch writes.
+async fn seed(t: &TestApi, merchant: &MerchantId, apps: usize, keys_per_app: usize) {
+    use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+    let scratch = bench_table().await;
+    let client = scratch.store().client();
+    let mut created = 0;
+    while created < apps {
+        for i in created..apps.min(created + 10) {
+            let new = NewApplication {
+                name: ApplicationName::parse(&format!("app {i}")).unwrap(),
+                description: None,
+            };
+            let app = scratch
+                .store()
+                .create_application(merchant, new)
+                .await
+                .unwrap();
+            let app_id = ApplicationId::parse(&app.id).unwrap();
+            for _ in 0..keys_per_app {
+                let full_key = FullKey::generate(KeyMode::Live);
+                let description = Description::parse("description", "key", 200).unwrap();
+                let hash = t.pepper.hash(full_key.as_str());
+                scratch
+                    .store()
+                    .create_api_key(merchant, app_id, description, &full_key, hash)
+                    .await
+                    .unwrap();
+            }
+        }
+        created = apps.min(created + 10);
+        let items = client
+            .scan()
+            .table_name(scratch.store().table())
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default();
+        for chunk in items.chunks(25) {
+            let puts = chunk.iter().map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            });
+            client
+                .batch_write_item()
+                .request_items(t.store().table(), puts.collect())
+                .send()
+                .await
+                .unwrap();
+            // Keep the merchant's counter in the scratch table so that it keeps counting.
+            let deletes: Vec<_> = chunk
+                .iter()
+                .filter(|item| !item.contains_key("applicationCount"))
+                .map(|item| {
+                    let key = [("PK", item["PK"].clone()), ("SK", item["SK"].clone())]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect();
+                    WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder().set_key(Some(key)).build().unwrap(),
+                        )
+                        .build()
+                })
+                .collect();
+            if !deletes.is_empty() {
+                client
+                    .batch_write_item()
+                    .request_items(scratch.store().table(), deletes)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// 4. Each function binary against a stub of the Lambda Runtime API on loopback: exec → first
+/// `GET /runtime/invocation/next` (init), → first response, peak RSS, size.
+async fn cold_starts(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let directory = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+        .join(profile);
+    let (mut init, mut first, mut rss, mut size) = (
+        BTreeMap::new(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+    );
+    let mut functions: Vec<&str> = appkeys::routes::ROUTES.iter().map(|r| r.function).collect();
+    functions.push(appkeys::routes::AUTHORIZER_FUNCTION);
+    functions.dedup();
+    for function in functions {
+        let binary = directory.join(function);
+        if !binary.exists() {
+            // The smoke run uses whatever `cargo test` built; scripts/bench builds them all.
+            assert!(
+                sizes.smoke,
+                "{} is missing: build with `cargo build --release --bins`",
+                binary.display()
+            );
+            continue;
+        }
+        let measured = cold_start(&binary, function, t).await;
+        init.insert(function, json!(measured.0));
+        first.insert(function, json!(measured.1));
+        rss.insert(function, json!(measured.2));
+        size.insert(function, json!(std::fs::metadata(&binary).unwrap().len()));
+    }
+    assert!(
+        !init.is_empty(),
+        "no function binary found in {}",
+        directory.display()
+    );
+    report.insert("cold_init_ms", json!(init));
+    report.insert("cold_first_response_ms", json!(first));
+    report.insert("peak_rss_kib", json!(rss));
+    report.insert("binary_bytes", json!(size));
+}
+
+async fn cold_start(binary: &Path, function: &str, t: &TestApi) -> (f64, f64, u64) {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    #[derive(Default)]
+    struct Seen {
+        next: Option<Instant>,
+        response: Option<Instant>,
+        failed: Option<String>,
+    }
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let event =
+        std::fs::read_to_string(workspace().join("events").join(format!("{function}.json")))
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, event) = (seen.clone(), event.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |request: hyper::Request<hyper::body::Incoming>| {
+                            let (seen, event) = (seen.clone(), event.clone());
+                            async move {
+                                let path = request.uri().path().to_owned();
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let now = Instant::now();
+                                if path.ends_with("/invocation/next") {
+                                    let first_call = seen.lock().unwrap().next.is_none();
+                                    if !first_call {
+                                        std::future::pending::<()>().await; // one invocation is enough
+                                    }
+                                    seen.lock().unwrap().next = Some(now);
+                                    let deadline = SystemTime::now()
+                                        .duration_since(UNIX_EPOCH)
+                                        .unwrap()
+                                        .as_millis()
+                                        + 30_000;
+                                    let response = hyper::Response::builder()
+                                        .header("lambda-runtime-aws-request-id", "bench-request-1")
+                                        .header("lambda-runtime-deadline-ms", deadline.to_string())
+                                        .header(
+                                            "lambda-runtime-invoked-function-arn",
+                                            "arn:aws:lambda:us-east-1:123456789012:function:bench",
+                                        )
+                                        .header("content-type", "application/json")
+                                        .body(Full::new(Bytes::from(event)))
+                                        .unwrap();
+                                    return Ok::<_, std::convert::Infallible>(response);
+                                }
+                                let mut seen = seen.lock().unwrap();
+                                if path.ends_with("/response") {
+                                    seen.response = Some(now);
+                                } else {
+                                    seen.failed =
+                                        Some(format!("{path}: {}", String::from_utf8_lossy(&body)));
+                                }
+                                Ok(hyper::Response::builder()
+                                    .status(202)
+                                    .body(Full::new(Bytes::new()))
+                                    .unwrap())
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut child = std::process::Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("TABLE_NAME", t.store().table())
+        .env(
+            "API_KEY_PEPPER",
+            "a local pepper for the cold-start benchmark",
+        )
+        .env_remove("API_KEY_PEPPER_SECRET_ID")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        {
+            let seen = seen.lock().unwrap();
+            if let Some(failure) = &seen.failed {
+                panic!("{function} failed: {failure}");
+            }
+            if seen.response.is_some() {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{function} did not answer its first invocation"
+        );
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{function} exited with {status} before answering");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let peak_rss_kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    server.abort();
+    let seen = seen.lock().unwrap();
+    let ms = |at: Instant| ((at - started).as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
+    (
+        ms(seen.next.unwrap()),
+        ms(seen.response.unwrap()),
+        peak_rss_kib,
+    )
+}
+
+fn print_table(report: &BTreeMap<&'static str, Value>, sizes: &Sizes) {
+    let v = |k: &str| report.get(k).cloned().unwrap_or(Value::Null);
+    println!(
+        "\n{} run ({} verifications, {} writes each, list over {} applications × {} keys)",
+        if sizes.smoke {
+            "SMOKE (debug, few iterations: figures mean nothing)"
+        } else {
+            "release"
+        },
+        sizes.verifications,
+        sizes.writes,
+        sizes.list_apps,
+        sizes.keys_per_app
+    );
+    println!("{:<44} {:>14} {:>10}", "measure", "value", "target");
+    let row = |name: &str, value: Value, target: &str| {
+        println!("{name:<44} {:>14} {target:>10}", value.to_string())
+    };
+    row("raw GetItem p50 (µs)", v("getitem_p50_us"), "");
+    row(
+        "authorizer verification p50 (µs)",
+        v("authorizer_p50_us"),
+        "",
+    );
+    row(
+        "authorizer_ratio (p50 / GetItem p50)",
+        v("authorizer_ratio"),
+        "<= 1.15",
+    );
+    row(
+        "DynamoDB requests per verification",
+        v("authorizer_requests_per_verification"),
+        "1",
+    );
+    row(
+        "garbage key rejected (ns)",
+        v("garbage_reject_ns"),
+        "< 5000",
+    );
+    row("create_app_ratio", v("create_app_ratio"), "<= 1.2");
+    row("create_key_ratio", v("create_key_ratio"), "<= 1.2");
+    row(
+        "list requests per page (max)",
+        v("list_requests_per_page"),
+        "<= 3",
+    );
+    for case in v("list").as_array().into_iter().flatten() {
+        row(
+            &format!(
+                "  list {} apps, page {}{}: p50 µs / items read",
+                case["merchant_applications"],
+                case["page"],
+                if case["include_api_keys"] == true {
+                    " +keys"
+                } else {
+                    ""
+                }
+            ),
+            json!(format!(
+                "{} / {}",
+                case["p50_us"], case["items_read_per_page"]
+            )),
+            "",
+        );
+    }
+    for (function, init) in v("cold_init_ms").as_object().into_iter().flatten() {
+        row(
+            &format!("  {function}: init ms / first ms / RSS KiB / bytes"),
+            json!(format!(
+                "{init} / {} / {} / {}",
+                v("cold_first_response_ms")[function],
+                v("peak_rss_kib")[function],
+                v("binary_bytes")[function]
+            )),
+            "",
+        );
+    }
+    println!("targets: cold init < 20 ms, binary <= 8 MiB, peak RSS <= 40 MiB");
+}
+
+fn main() {
+    let sizes = Sizes::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        if std::env::var_os("AWS_ENDPOINT_URL").is_none()
+            && std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none()
+        {
+            eprintln!("note: no AWS_ENDPOINT_URL; measuring against real DynamoDB");
+        }
+        // One table per part, so that what one part writes does not slow another (moto's
+        // transactions cost more as a table grows).
+        let mut report = BTreeMap::new();
+        verify_vs_floor(&bench_table().await, &sizes, &mut report).await;
+        writes_vs_floor(&sizes, &mut report).await;
+        list_at_scale(&bench_table().await, &sizes, &mut report).await;
+        cold_starts(&bench_table().await, &sizes, &mut report).await;
+        report.insert("smoke", json!(sizes.smoke));
+        report.insert(
+            "machine",
+            json!(format!(
+                "{} cores, {}",
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(0),
+                std::env::consts::ARCH
+            )),
+        );
+        report.insert(
+            "endpoint",
+            json!(std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into())),
+        );
+        print_table(&report, &sizes);
+        let directory = workspace().join("target/bench");
+        std::fs::create_dir_all(&directory).unwrap();
+        let file = directory.join(if sizes.smoke {
+            "smoke-report.json"
+        } else {
+            "report.json"
+        });
+        std::fs::write(&file, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+        println!("report: {}", file.display());
+    });
+}
