@@ -144,7 +144,7 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// 1. A full verification (event in, response out) against a raw consistent GetItem of the
+/// Part 1: a full verification (event in, response out) against a raw consistent GetItem of the
 /// same lookup record, interleaved.
 async fn verify_vs_floor(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
     let app = t.create_application_named("m_bench", "verify").await;
@@ -222,7 +222,7 @@ async fn verify_vs_floor(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'sta
     );
 }
 
-/// 2. create-application and create-api-key through their handlers against the raw
+/// Part 2: create-application and create-api-key through their handlers against the raw
 /// TransactWriteItems each issues (same items, fresh names and ids), interleaved.
 async fn writes_vs_floor(sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
     let (mut app_floor, mut app_full, mut key_floor, mut key_full) =
@@ -358,7 +358,7 @@ async fn bench_table() -> TestApi {
     .await
 }
 
-/// 3. A merchant with many applications and keys: list pages through the handler, counting
+/// Part 3: a merchant with many applications and keys: list pages through the handler, counting
 /// requests and items read.
 async fn list_at_scale(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
     let merchant = MerchantId::from_claim("m_scale").unwrap();
@@ -510,7 +510,7 @@ async fn seed(t: &TestApi, merchant: &MerchantId, apps: usize, keys_per_app: usi
     }
 }
 
-/// 4. Each function binary against a stub of the Lambda Runtime API on loopback: exec → first
+/// Part 4: each function binary against a stub of the Lambda Runtime API on loopback: exec → first
 /// `GET /runtime/invocation/next` (init), → first response, peak RSS, size.
 async fn cold_starts(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
     let profile = if cfg!(debug_assertions) {
