@@ -66,10 +66,13 @@ mod keys {
     pub fn key_sk(app: ApplicationId, key: KeyId) -> String {
         format!("KEY#{app}#{key}")
     }
+    /// Built with a single allocation: it is on every payment call's path.
     pub fn lookup_pk(hash: &KeyHash) -> String {
+        let mut digits = [0u8; 64];
+        hex::encode_to_slice(hash.0, &mut digits).expect("32 bytes are 64 hex digits");
         let mut pk = String::with_capacity(8 + 64);
         pk.push_str("KEYHASH#");
-        pk.push_str(&hash.to_hex());
+        pk.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
         pk
     }
     pub fn lookup_pk_from_hex(hash_hex: &str) -> String {

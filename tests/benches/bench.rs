@@ -148,10 +148,7 @@ fn workspace() -> PathBuf {
 /// same lookup record, interleaved.
 async fn verify_vs_floor(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
     let app = t.create_application_named("m_bench", "verify").await;
-    let full_key = t.create_key("m_bench", &app, "bench").await.json["fullKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let full_key = t.create_key("m_bench", &app, "bench").await.text("fullKey");
     let handler_requests = RequestCounter::default();
     let verifier = t.verifier(&handler_requests).await;
     let floor_client =

@@ -174,7 +174,7 @@ impl TestApi {
             .create_application(merchant, json!({ "name": name }))
             .await;
         assert_eq!(response.status, 201, "{}", response.body);
-        response.json["id"].as_str().unwrap().to_owned()
+        response.text("id")
     }
 
     pub async fn create_key(&self, merchant: &str, app: &str, description: &str) -> TestResponse {
@@ -415,6 +415,14 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// A string field of the JSON body, e.g. a created resource's `id` or `fullKey`.
+    pub fn text(&self, field: &str) -> String {
+        self.json[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `{field}` in {}", self.body))
+            .to_owned()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }

@@ -16,11 +16,7 @@ async fn app_with_key(t: &TestApi, name: &str) -> (String, String, String) {
     let app = t.create_application_named(MERCHANT, name).await;
     let created = t.create_key(MERCHANT, &app, "checkout").await;
     assert_eq!(created.status, 201);
-    (
-        app,
-        created.json["id"].as_str().unwrap().to_owned(),
-        created.json["fullKey"].as_str().unwrap().to_owned(),
-    )
+    (app, created.text("id"), created.text("fullKey"))
 }
 
 #[tokio::test]
@@ -167,10 +163,7 @@ async fn revocation_and_disabling_take_effect_on_the_very_next_verification() {
     let mut keys = Vec::new();
     for i in 0..5 {
         let created = t.create_key(MERCHANT, &app, &format!("key {i}")).await;
-        keys.push((
-            created.json["id"].as_str().unwrap().to_owned(),
-            created.json["fullKey"].as_str().unwrap().to_owned(),
-        ));
+        keys.push((created.text("id"), created.text("fullKey")));
     }
     let verifier = t.verifier(&RequestCounter::default()).await;
     for (_, full_key) in &keys {
@@ -188,10 +181,7 @@ async fn revocation_and_disabling_take_effect_on_the_very_next_verification() {
         assert_eq!(TestApi::allows(&verifier, full_key).await, Some(false));
     }
     // A key created while disabled starts refused and works once enabled.
-    let late = t.create_key(MERCHANT, &app, "late").await.json["fullKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let late = t.create_key(MERCHANT, &app, "late").await.text("fullKey");
     assert_eq!(TestApi::allows(&verifier, &late).await, Some(false));
     t.set_enabled(MERCHANT, &app, true).await;
     assert_eq!(TestApi::allows(&verifier, &late).await, Some(true));
@@ -263,10 +253,7 @@ async fn disable_racing_key_creation_never_leaves_a_usable_key_on_a_disabled_app
             .await;
         let mut keys = HashMap::new();
         let created = t.create_key(MERCHANT, &app, "existing").await;
-        keys.insert(
-            created.json["id"].as_str().unwrap().to_owned(),
-            created.json["fullKey"].as_str().unwrap().to_owned(),
-        );
+        keys.insert(created.text("id"), created.text("fullKey"));
         let barrier = Arc::new(tokio::sync::Barrier::new(5));
         let mut tasks = Vec::new();
         // Odd rounds start disabled and race an enable instead.
@@ -292,10 +279,7 @@ async fn disable_racing_key_creation_never_leaves_a_usable_key_on_a_disabled_app
                 r.body
             );
             if r.status == 201 {
-                keys.insert(
-                    r.json["id"].as_str().unwrap().to_owned(),
-                    r.json["fullKey"].as_str().unwrap().to_owned(),
-                );
+                keys.insert(r.text("id"), r.text("fullKey"));
             }
         }
         assert_authorizer_agrees_with_management(
@@ -321,11 +305,8 @@ async fn enable_racing_revoke_and_revoke_racing_revoke_keep_the_authorizer_exact
         let mut ids = Vec::new();
         for i in 0..4 {
             let created = t.create_key(MERCHANT, &app, &format!("key {i}")).await;
-            let id = created.json["id"].as_str().unwrap().to_owned();
-            keys.insert(
-                id.clone(),
-                created.json["fullKey"].as_str().unwrap().to_owned(),
-            );
+            let id = created.text("id");
+            keys.insert(id.clone(), created.text("fullKey"));
             ids.push(id);
         }
         t.set_enabled(MERCHANT, &app, false).await;

@@ -39,10 +39,7 @@ fn create_app(body: &str) -> Call {
 async fn every_bad_input_is_a_4xx_problem_and_writes_nothing() {
     let t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Existing").await;
-    let key = t.create_key(MERCHANT, &app, "k").await.json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = t.create_key(MERCHANT, &app, "k").await.text("id");
     let before = t.snapshot().await;
 
     let key_call = |body: &str| Call::create_key(&app, json!(null)).body(body);

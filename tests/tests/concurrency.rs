@@ -112,10 +112,7 @@ async fn of_eight_simultaneous_revocations_exactly_one_succeeds() {
         let key = t
             .create_key(MERCHANT, &app, &format!("round {round}"))
             .await
-            .json["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .text("id");
         let responses = all_at_once(&t, 8, |t, _| {
             let (app, key) = (app.clone(), key.clone());
             async move { t.revoke_key(MERCHANT, &app, &key).await }

@@ -33,7 +33,7 @@ async fn the_guide_end_to_end_over_http() {
     )
     .await;
     assert_eq!(created.status, 201, "{}", created.body);
-    let app = created.json["id"].as_str().unwrap().to_owned();
+    let app = created.text("id");
     assert_eq!(
         created.header("location"),
         Some(format!("/api/v1/applications/{app}").as_str())
@@ -49,8 +49,8 @@ async fn the_guide_end_to_end_over_http() {
     .await;
     assert_eq!(key.status, 201, "{}", key.body);
     assert_eq!(key.header("cache-control"), Some("no-store"));
-    let full_key = key.json["fullKey"].as_str().unwrap().to_owned();
-    let key_id = key.json["id"].as_str().unwrap().to_owned();
+    let full_key = key.text("fullKey");
+    let key_id = key.text("id");
     let key_auth = format!("Bearer {full_key}");
     let pay_url = format!("{base}/api/v1/payments/ping?x=1");
     let pay_headers = [("authorization", key_auth.as_str())];
@@ -285,10 +285,7 @@ async fn payment_route_guard_unknown_routes_and_limits() {
 async fn an_authorizer_failure_is_a_500_never_an_allow() {
     let mut t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Prod").await;
-    let full_key = t.create_key(MERCHANT, &app, "k").await.json["fullKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let full_key = t.create_key(MERCHANT, &app, "k").await.text("fullKey");
     // Point the functions at a table that does not exist: the lookup fails.
     let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::AUTHORIZER).await;
     t.api.store = appkeys::Store::new(

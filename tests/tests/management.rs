@@ -203,14 +203,8 @@ async fn keys_can_be_created_on_a_disabled_application() {
 async fn revoke_answers_204_then_400_and_leaves_other_keys_alone() {
     let t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Prod").await;
-    let a = t.create_key(MERCHANT, &app, "a").await.json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b = t.create_key(MERCHANT, &app, "b").await.json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a = t.create_key(MERCHANT, &app, "a").await.text("id");
+    let b = t.create_key(MERCHANT, &app, "b").await.text("id");
     let r = t.revoke_key(MERCHANT, &app, &a).await;
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
@@ -235,10 +229,7 @@ async fn revoke_answers_204_then_400_and_leaves_other_keys_alone() {
 async fn unknown_or_foreign_resources_are_404() {
     let t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Prod").await;
-    let key = t.create_key(MERCHANT, &app, "k").await.json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = t.create_key(MERCHANT, &app, "k").await.text("id");
     let other_app = t.create_application_named(MERCHANT, "Other").await;
     let unknown = appkeys::domain::ApplicationId::new().to_string();
 

@@ -61,10 +61,7 @@ async fn the_pepper_is_read_from_secrets_manager_and_keys_made_with_it_verify() 
     .await
     .unwrap();
     let app = t.create_application_named(MERCHANT, "Prod").await;
-    let full_key = t.create_key(MERCHANT, &app, "k").await.json["fullKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let full_key = t.create_key(MERCHANT, &app, "k").await.text("fullKey");
     t.pepper = pepper;
     let verifier = t.verifier(&RequestCounter::default()).await;
     assert_eq!(TestApi::allows(&verifier, &full_key).await, Some(true));
@@ -147,8 +144,8 @@ fn secrets_never_reach_the_logs() {
             t.pepper = appkeys::api_key::Pepper::new(pepper_text.as_bytes());
             let app = t.create_application_named(MERCHANT, "Prod").await;
             let created = t.create_key(MERCHANT, &app, "k").await;
-            let full_key = created.json["fullKey"].as_str().unwrap().to_owned();
-            let key_id = created.json["id"].as_str().unwrap().to_owned();
+            let full_key = created.text("fullKey");
+            let key_id = created.text("id");
             let verifier = t.verifier(&RequestCounter::default()).await;
             assert_eq!(TestApi::allows(&verifier, &full_key).await, Some(true));
             let mut tampered = full_key.clone();

@@ -233,6 +233,26 @@ impl Arrived {
         )
     }
 
+    /// What every payload-2.0 event carries about the request itself.
+    fn request_fields(
+        &self,
+        route: &Route,
+        parameters: &[(&'static str, String)],
+        authorizer: Option<Value>,
+    ) -> Value {
+        json!({
+            "version": "2.0",
+            "routeKey": route.route_key(),
+            "rawPath": self.parts.uri.path(),
+            "rawQueryString": self.raw_query(),
+            "cookies": self.cookies(),
+            "headers": self.headers(),
+            "queryStringParameters": self.query_parameters(),
+            "pathParameters": Self::path_parameters(parameters),
+            "requestContext": self.request_context(route, authorizer),
+        })
+    }
+
     /// The payload-2.0 event API Gateway sends an HTTP integration.
     fn http_event(
         &self,
@@ -241,19 +261,10 @@ impl Arrived {
         authorizer: Value,
     ) -> Value {
         let (body, is_base64) = self.body();
-        without_nulls(json!({
-            "version": "2.0",
-            "routeKey": route.route_key(),
-            "rawPath": self.parts.uri.path(),
-            "rawQueryString": self.raw_query(),
-            "cookies": self.cookies(),
-            "headers": self.headers(),
-            "queryStringParameters": self.query_parameters(),
-            "pathParameters": Self::path_parameters(parameters),
-            "requestContext": self.request_context(route, Some(authorizer)),
-            "body": body,
-            "isBase64Encoded": is_base64,
-        }))
+        let mut event = self.request_fields(route, parameters, Some(authorizer));
+        event["body"] = body;
+        event["isBase64Encoded"] = json!(is_base64);
+        without_nulls(event)
     }
 
     /// The event API Gateway sends a Lambda authorizer (payload 2.0).
@@ -262,25 +273,15 @@ impl Arrived {
         route: &Route,
         parameters: &[(&'static str, String)],
     ) -> Result<authorizer::Request, serde_json::Error> {
-        let event = json!({
-            "version": "2.0",
-            "type": "REQUEST",
-            "routeArn": format!(
-                "arn:aws:execute-api:local:000000000000:local/$default/{}{}",
-                self.parts.method,
-                self.parts.uri.path()
-            ),
-            "identitySource": [self.header("authorization").unwrap_or_default()],
-            "routeKey": route.route_key(),
-            "rawPath": self.parts.uri.path(),
-            "rawQueryString": self.raw_query(),
-            "cookies": self.cookies(),
-            "headers": self.headers(),
-            "queryStringParameters": self.query_parameters(),
-            "requestContext": self.request_context(route, None),
-            "pathParameters": Self::path_parameters(parameters),
-            "stageVariables": {},
-        });
+        let mut event = self.request_fields(route, parameters, None);
+        event["type"] = json!("REQUEST");
+        event["routeArn"] = json!(format!(
+            "arn:aws:execute-api:local:000000000000:local/$default/{}{}",
+            self.parts.method,
+            self.parts.uri.path()
+        ));
+        event["identitySource"] = json!([self.header("authorization").unwrap_or_default()]);
+        event["stageVariables"] = json!({});
         serde_json::from_value(without_nulls(event))
     }
 
