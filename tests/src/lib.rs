@@ -3,6 +3,8 @@
 //! `AWS_ENDPOINT_URL` is unset and credentials are present — and drives the functions' own
 //! handlers with real API Gateway HTTP API (payload 2.0) events.
 
+pub mod openapi;
+
 use std::collections::HashMap;
 
 use appkeys::api_key::{KeyMode, Pepper};
@@ -94,14 +96,17 @@ impl TestApi {
     /// Dispatches an event to the function that serves its route, through the same route table
     /// and in-process dispatch the local gateway uses.
     pub async fn send(&self, request: Request) -> TestResponse {
-        let route = route_key(&request);
-        let function = appkeys::routes::ROUTES
+        let route_key = route_key(&request);
+        let route = appkeys::routes::ROUTES
             .iter()
-            .find(|r| r.route_key() == route)
-            .unwrap_or_else(|| panic!("no route {route}"))
-            .function;
-        let response = self.functions().invoke(function, request).await;
-        TestResponse::from(response.expect("handlers always answer with a response"))
+            .find(|r| r.route_key() == route_key)
+            .unwrap_or_else(|| panic!("no route {route_key}"));
+        let method = request.method().as_str().to_owned();
+        let response = self.functions().invoke(route.function, request).await;
+        let response =
+            TestResponse::from(response.expect("handlers always answer with a response"));
+        openapi::assert_documented(&method, route.path, &response);
+        response
     }
 
     pub fn functions(&self) -> local_gateway::Functions {
@@ -523,10 +528,87 @@ pub async fn http(
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let body = String::from_utf8_lossy(&bytes).into_owned();
     let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-    TestResponse {
+    let response = TestResponse {
         status,
         headers,
         body,
         json,
+    };
+    let path = url
+        .parse::<hyper::Uri>()
+        .expect("a valid URL")
+        .path()
+        .to_owned();
+    if let Some((route, _)) = appkeys::routes::find(method, &path) {
+        openapi::assert_documented(method, route.path, &response);
+    }
+    response
+}
+
+/// Loses the response of the first successful attempt of one DynamoDB operation, as a dropped
+/// connection or an attempt timeout does after the server has applied the request: the SDK
+/// retries the same request, which meets the state the lost attempt left behind.
+#[derive(Debug, Clone)]
+pub struct LoseFirstResponse {
+    operation: &'static str,
+    lost: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl LoseFirstResponse {
+    pub fn of(operation: &'static str) -> Self {
+        Self {
+            operation,
+            lost: Default::default(),
+        }
+    }
+
+    /// How many responses it has lost (at most one).
+    pub fn lost(&self) -> usize {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A store over `table` whose client loses that response.
+    pub async fn store(&self, table: &str, limits: Limits) -> Store {
+        let sdk = sdk_config(Budget::MANAGEMENT).await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(self.clone())
+            .build();
+        Store::new(aws_sdk_dynamodb::Client::from_conf(config), table, limits)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for LoseFirstResponse {
+    fn name(&self) -> &'static str {
+        "LoseFirstResponse"
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
+        let ours = cfg
+            .load::<Metadata>()
+            .is_some_and(|m| m.name() == self.operation);
+        let Some(outcome) = context.output_or_error_mut() else {
+            return Ok(());
+        };
+        if ours
+            && outcome.is_ok()
+            && self
+                .lost
+                .compare_exchange(
+                    0,
+                    1,
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                )
+                .is_ok()
+        {
+            *outcome = Err(OrchestratorError::timeout("the response was lost".into()));
+        }
+        Ok(())
     }
 }
