@@ -236,15 +236,19 @@ impl Store {
         let id = ApplicationId::new();
         let created_at = now_rfc3339();
         let items = self.create_application_transaction(merchant, &new, id, &created_at)?;
+        let application = Application {
+            id: id.to_string(),
+            name: new.name.as_str().to_owned(),
+            description: new.description,
+            is_enabled: true,
+            created_at,
+            api_keys: None,
+        };
         match self.transact(items).await? {
-            Transact::Done => Ok(Application {
-                id: id.to_string(),
-                name: new.name.as_str().to_owned(),
-                description: new.description,
-                is_enabled: true,
-                created_at,
-                api_keys: None,
-            }),
+            Transact::Done => Ok(application),
+            // The application item has this request's fresh id: only an earlier attempt of this
+            // very transaction can have written it (the SDK retried after losing the response).
+            Transact::Cancelled(reasons) if failed_condition(&reasons, 2) => Ok(application),
             Transact::Cancelled(reasons) if failed_condition(&reasons, 1) => {
                 Err(StoreError::NameTaken)
             }
@@ -563,20 +567,24 @@ impl Store {
                 enabled = boolean(&item, "isEnabled")?;
             }
             let items = self.create_api_key_transaction(merchant, application, &key, enabled)?;
-            match self.transact(items).await? {
-                Transact::Done => {
-                    return Ok(CreatedApiKey {
-                        id: key.id.to_string(),
-                        application_id: application.to_string(),
-                        full_key: full_key.as_str().to_owned(),
-                        key_prefix: full_key.display_prefix().to_owned(),
-                        description: key.description,
-                        created_at: key.created_at,
-                    })
-                }
+            let created = match self.transact(items).await? {
+                Transact::Done => true,
+                // The key item has this request's fresh key id: only an earlier attempt of this
+                // very transaction can have written it (the SDK retried after losing the response).
+                Transact::Cancelled(reasons) if failed_condition(&reasons, 1) => true,
                 // Missing, full, or isEnabled not as assumed: the read at the next attempt tells.
-                Transact::Cancelled(reasons) if failed_condition(&reasons, 0) => continue,
+                Transact::Cancelled(reasons) if failed_condition(&reasons, 0) => false,
                 Transact::Cancelled(reasons) => return Err(unexpected_cancellation(&reasons)),
+            };
+            if created {
+                return Ok(CreatedApiKey {
+                    id: key.id.to_string(),
+                    application_id: application.to_string(),
+                    full_key: full_key.as_str().to_owned(),
+                    key_prefix: full_key.display_prefix().to_owned(),
+                    description: key.description,
+                    created_at: key.created_at,
+                });
             }
         }
         Err(StoreError::Contention)
@@ -666,15 +674,21 @@ impl Store {
             return Err(StoreError::KeyAlreadyRevoked);
         }
         let hash_hex = string(&item, "keyHash")?;
+        // Marks the revocation as this request's, so that a retry of an attempt whose response
+        // was lost can tell its own revocation from another request's.
+        let revocation = uuid::Uuid::now_v7().to_string();
         let revoke_key = Update::builder()
             .table_name(&self.table)
             .key(PK, s(&pk))
             .key(SK, s(&key_sk))
-            .update_expression("SET keyStatus = :revoked, revokedAt = :now")
+            .update_expression(
+                "SET keyStatus = :revoked, revokedAt = :now, revocationId = :revocation",
+            )
             .condition_expression("keyStatus = :active")
             .expression_attribute_values(":revoked", s(KeyStatus::Revoked.as_str()))
             .expression_attribute_values(":active", s(KeyStatus::Active.as_str()))
             .expression_attribute_values(":now", s(now_rfc3339()))
+            .expression_attribute_values(":revocation", s(&revocation))
             .build()
             .map_err(backend)?;
         let revoke_lookup = Update::builder()
@@ -703,7 +717,23 @@ impl Store {
         match self.transact(items).await? {
             Transact::Done => Ok(()),
             Transact::Cancelled(reasons) if failed_condition(&reasons, 0) => {
-                Err(StoreError::KeyAlreadyRevoked)
+                let revoked_by = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key(PK, s(&pk))
+                    .key(SK, s(&key_sk))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(sdk_failure)?
+                    .item
+                    .and_then(|item| item.get("revocationId").cloned());
+                if revoked_by == Some(s(&revocation)) {
+                    Ok(())
+                } else {
+                    Err(StoreError::KeyAlreadyRevoked)
+                }
             }
             Transact::Cancelled(reasons) => Err(unexpected_cancellation(&reasons)),
         }

@@ -1,0 +1,146 @@
+//! A write whose response is lost after DynamoDB applied it (a dropped connection, an attempt
+//! timeout) is retried by the SDK. The retry must answer as the first attempt would have, not
+//! with an error for a write that happened: found by schemathesis (`scripts/fuzz --long`), where
+//! a slow local endpoint made the SDK retry a key creation that had succeeded, and the function
+//! answered 500 for a key that then existed, counted and active, without anyone having seen it.
+//!
+//! Real DynamoDB also deduplicates such retries by the SDK's client request token (for ten
+//! minutes); moto does not, so these tests exercise the store's own recognition of its writes.
+
+use api_tests::{LoseFirstResponse, TestApi, MERCHANT};
+use appkeys::api_key::{FullKey, KeyMode, Pepper};
+use appkeys::config::Limits;
+use appkeys::domain::{
+    ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
+    KEY_DESCRIPTION_MAX,
+};
+use appkeys::StoreError;
+
+const TRANSACTION: &str = "TransactWriteItems";
+
+fn merchant() -> MerchantId {
+    MerchantId::from_claim(MERCHANT).unwrap()
+}
+
+fn limits(max_keys: u32) -> Limits {
+    Limits {
+        max_keys_per_application: max_keys,
+        ..Limits::default()
+    }
+}
+
+async fn new_key(store: &appkeys::Store, app: ApplicationId) -> Result<String, StoreError> {
+    let full_key = FullKey::generate(KeyMode::Live);
+    let hash = Pepper::new(b"test pepper, at least 32 bytes long").hash(full_key.as_str());
+    let description = Description::parse("description", "checkout", KEY_DESCRIPTION_MAX).unwrap();
+    store
+        .create_api_key(&merchant(), app, description, &full_key, hash)
+        .await
+        .map(|created| created.id)
+}
+
+#[tokio::test]
+async fn a_retried_application_create_answers_created_once() {
+    let t = TestApi::new().await;
+    let lossy = LoseFirstResponse::of(TRANSACTION);
+    let store = lossy
+        .store(&t.api.config.table_name, Limits::default())
+        .await;
+    let new = NewApplication {
+        name: ApplicationName::parse("Web Store").unwrap(),
+        description: None,
+    };
+
+    let created = store.create_application(&merchant(), new).await.unwrap();
+    assert_eq!(
+        lossy.lost(),
+        1,
+        "the first response was lost and the write retried"
+    );
+
+    let listed = t.list(MERCHANT, "").await;
+    assert_eq!(listed.json["totalItems"], 1, "{}", listed.body);
+    assert_eq!(listed.json["items"][0]["id"], created.id);
+    // The name stays reserved by that one application.
+    t.create_application(MERCHANT, serde_json::json!({"name": "web store"}))
+        .await
+        .assert_problem(409, "name_taken");
+}
+
+#[tokio::test]
+async fn a_retried_key_create_answers_created_and_counts_once() {
+    let t = TestApi::with_limits(limits(2)).await;
+    let app = t.create_application_named(MERCHANT, "Web Store").await;
+    let app_id = ApplicationId::parse(&app).unwrap();
+    let lossy = LoseFirstResponse::of(TRANSACTION);
+    let store = lossy.store(&t.api.config.table_name, limits(2)).await;
+
+    let key_id = new_key(&store, app_id).await.expect("the key is created");
+    assert_eq!(
+        lossy.lost(),
+        1,
+        "the first response was lost and the write retried"
+    );
+
+    let listed = t.listed_application(MERCHANT, &app).await;
+    let keys = listed["apiKeys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{listed}");
+    assert_eq!(keys[0]["id"], key_id.as_str());
+    // Counted once: one more fits under the limit of two, then no more.
+    assert_eq!(t.create_key(MERCHANT, &app, "second").await.status, 201);
+    t.create_key(MERCHANT, &app, "third")
+        .await
+        .assert_problem(400, "key_limit_reached");
+}
+
+#[tokio::test]
+async fn a_retried_revocation_answers_no_content_and_frees_one_place() {
+    let t = TestApi::with_limits(limits(2)).await;
+    let app = t.create_application_named(MERCHANT, "Web Store").await;
+    let first = t.create_key(MERCHANT, &app, "first").await.text("id");
+    assert_eq!(t.create_key(MERCHANT, &app, "second").await.status, 201);
+    let lossy = LoseFirstResponse::of(TRANSACTION);
+    let store = lossy.store(&t.api.config.table_name, limits(2)).await;
+
+    store
+        .revoke_api_key(
+            &merchant(),
+            ApplicationId::parse(&app).unwrap(),
+            KeyId::parse(&first).unwrap(),
+        )
+        .await
+        .expect("the revocation answers as done");
+    assert_eq!(
+        lossy.lost(),
+        1,
+        "the first response was lost and the write retried"
+    );
+
+    // Another request revoking it again is still told it is already revoked.
+    t.revoke_key(MERCHANT, &app, &first)
+        .await
+        .assert_problem(400, "key_already_revoked");
+    // Exactly one place was freed.
+    assert_eq!(t.create_key(MERCHANT, &app, "third").await.status, 201);
+    t.create_key(MERCHANT, &app, "fourth")
+        .await
+        .assert_problem(400, "key_limit_reached");
+}
+
+/// A lost read is retried like any other (the interceptor works on reads as on writes).
+#[tokio::test]
+async fn a_lost_read_is_simply_retried() {
+    let t = TestApi::new().await;
+    let app = t.create_application_named(MERCHANT, "Web Store").await;
+    let lossy = LoseFirstResponse::of("GetItem");
+    let store = lossy
+        .store(&t.api.config.table_name, Limits::default())
+        .await;
+    let unknown = KeyId::parse(&uuid::Uuid::now_v7().to_string()).unwrap();
+    let err = store
+        .revoke_api_key(&merchant(), ApplicationId::parse(&app).unwrap(), unknown)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::KeyNotFound), "{err:?}");
+    assert_eq!(lossy.lost(), 1);
+}
