@@ -328,18 +328,8 @@ impl Store {
         request: PageRequest,
     ) -> Result<Page<Application>, StoreError> {
         let pk = keys::merchant_pk(merchant);
-        let counter = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(&pk))
-            .key(SK, s(keys::MERCHANT_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_failure)?;
-        let total_items = match counter.item() {
-            Some(item) => number(item, "applicationCount")?,
+        let total_items = match self.consistent_item(&pk, keys::MERCHANT_SK).await? {
+            Some(item) => number(&item, "applicationCount")?,
             None => 0,
         };
         let offset = u64::from(request.page - 1) * u64::from(request.limit);
@@ -410,17 +400,24 @@ impl Store {
         merchant: &MerchantId,
         application: ApplicationId,
     ) -> Result<Item, StoreError> {
-        self.client
+        self.consistent_item(&keys::merchant_pk(merchant), &keys::app_sk(application))
+            .await?
+            .ok_or(StoreError::ApplicationNotFound)
+    }
+
+    /// One item, read strongly consistently.
+    async fn consistent_item(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        Ok(self
+            .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, s(keys::merchant_pk(merchant)))
-            .key(SK, s(keys::app_sk(application)))
+            .key(PK, s(pk))
+            .key(SK, s(sk))
             .consistent_read(true)
             .send()
             .await
             .map_err(sdk_failure)?
-            .item
-            .ok_or(StoreError::ApplicationNotFound)
+            .item)
     }
 
     /// Flips `isEnabled` and, in the same transaction, `applicationEnabled` on the lookup record
@@ -659,16 +656,8 @@ impl Store {
         let pk = keys::merchant_pk(merchant);
         let key_sk = keys::key_sk(application, key);
         let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(&pk))
-            .key(SK, s(&key_sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_failure)?
-            .item
+            .consistent_item(&pk, &key_sk)
+            .await?
             .ok_or(StoreError::KeyNotFound)?;
         if key_status(&item)? == KeyStatus::Revoked {
             return Err(StoreError::KeyAlreadyRevoked);
@@ -718,16 +707,8 @@ impl Store {
             Transact::Done => Ok(()),
             Transact::Cancelled(reasons) if failed_condition(&reasons, 0) => {
                 let revoked_by = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key(PK, s(&pk))
-                    .key(SK, s(&key_sk))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(sdk_failure)?
-                    .item
+                    .consistent_item(&pk, &key_sk)
+                    .await?
                     .and_then(|item| item.get("revocationId").cloned());
                 if revoked_by == Some(s(&revocation)) {
                     Ok(())

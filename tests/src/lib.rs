@@ -216,6 +216,18 @@ impl TestApi {
             .unwrap_or_else(|| panic!("{app} is not listed"))
     }
 
+    /// Asserts that exactly `room` more keys fit under the application's key limit: that many
+    /// creations succeed, the next is `key_limit_reached`.
+    pub async fn assert_key_room(&self, merchant: &str, app: &str, room: usize) {
+        for n in 0..room {
+            let created = self.create_key(merchant, app, &format!("room {n}")).await;
+            assert_eq!(created.status, 201, "{}", created.body);
+        }
+        self.create_key(merchant, app, "one too many")
+            .await
+            .assert_problem(400, "key_limit_reached");
+    }
+
     pub async fn list(&self, merchant: &str, query: &str) -> TestResponse {
         self.send(Call::list(query).merchant(merchant).into()).await
     }
