@@ -4,7 +4,6 @@
 //! A well-formed key costs one HMAC and one strongly consistent GetItem of its lookup record.
 
 use crate::api_key::{check_format, KeyFormatError, KeyMode, Pepper};
-use crate::domain::KeyStatus;
 use crate::error::StoreError;
 use crate::store::{KeyLookup, Store};
 
@@ -21,6 +20,7 @@ pub enum DenyReason {
     Malformed(KeyFormatError),
     UnknownKey,
     RevokedKey,
+    ExpiredKey,
     ApplicationDisabled,
 }
 
@@ -33,6 +33,7 @@ impl DenyReason {
             Self::Malformed(format) => format.reason(),
             Self::UnknownKey => "unknown_key",
             Self::RevokedKey => "revoked_key",
+            Self::ExpiredKey => "expired_key",
             Self::ApplicationDisabled => "application_disabled",
         }
     }
@@ -62,10 +63,13 @@ impl KeyVerifier {
             Err(reason) => return Ok(Decision::Deny(reason)),
         };
         let hash = self.pepper.hash(key);
-        Ok(match self.store.find_key_lookup(&hash).await? {
+        let lookup = self.store.find_key_lookup(&hash).await?;
+        let now = self.store.clock().now();
+        Ok(match lookup {
             None => Decision::Deny(DenyReason::UnknownKey),
-            Some(lookup) if lookup.key_status != KeyStatus::Active => {
-                Decision::Deny(DenyReason::RevokedKey)
+            Some(lookup) if lookup.revoked => Decision::Deny(DenyReason::RevokedKey),
+            Some(lookup) if lookup.expires_at.is_some_and(|expires| expires <= now) => {
+                Decision::Deny(DenyReason::ExpiredKey)
             }
             Some(lookup) if !lookup.application_enabled => {
                 Decision::Deny(DenyReason::ApplicationDisabled)

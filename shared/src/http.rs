@@ -11,7 +11,7 @@ use crate::domain::{
     ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication, PageRequest,
     APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
 };
-use crate::error::{BoxError, FieldError, StoreError};
+use crate::error::{FieldError, StoreError};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -21,14 +21,35 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("unauthorized")]
     Unauthorized,
-    #[error("{0} not found")]
-    NotFound(&'static str),
+    #[error("{0:?} not found")]
+    NotFound(Missing),
     #[error("payload too large")]
     PayloadTooLarge,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("internal error: {0}")]
-    Internal(BoxError),
+}
+
+/// An error and every source under it, on one line: what the log needs to tell a throttled
+/// request from a missing table.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// What a 404 did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Application,
+    Key,
 }
 
 impl ApiError {
@@ -66,7 +87,7 @@ impl ApiError {
                 "Unauthorized",
                 "The token does not identify a merchant.".into(),
             ),
-            Self::NotFound(what) => not_found(what),
+            Self::NotFound(what) => not_found(*what),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -97,15 +118,27 @@ impl ApiError {
                 "Key already revoked",
                 "Key is already revoked.".into(),
             ),
-            Self::Store(S::ApplicationNotFound) => not_found("application"),
-            Self::Store(S::KeyNotFound) => not_found("key"),
+            Self::Store(S::KeyExpired) => (
+                StatusCode::BAD_REQUEST,
+                "key_expired",
+                "Key expired",
+                "Key has expired.".into(),
+            ),
+            Self::Store(S::ApplicationNotFound) => not_found(Missing::Application),
+            Self::Store(S::KeyNotFound) => not_found(Missing::Key),
             Self::Store(S::Contention) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 "Temporarily unavailable",
                 "The request conflicted with concurrent changes; retry it.".into(),
             ),
-            Self::Store(S::Backend(_) | S::CorruptItem(_)) | Self::Internal(_) => (
+            Self::Store(S::Unavailable(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "Temporarily unavailable",
+                "The service is briefly unable to handle the request; retry it.".into(),
+            ),
+            Self::Store(S::Backend(_) | S::CorruptItem(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal error",
@@ -118,7 +151,7 @@ impl ApiError {
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         let (status, code, title, detail) = self.describe();
         if status.is_server_error() {
-            tracing::error!(request_id, error = %self, "request failed");
+            tracing::error!(request_id, error = %ErrorChain(&self), "request failed");
         } else {
             tracing::info!(
                 request_id,
@@ -152,10 +185,10 @@ impl ApiError {
     }
 }
 
-fn not_found(what: &str) -> (StatusCode, &'static str, &'static str, String) {
+fn not_found(what: Missing) -> (StatusCode, &'static str, &'static str, String) {
     let detail = match what {
-        "key" => "Key not found.",
-        _ => "Application not found.",
+        Missing::Key => "Key not found.",
+        Missing::Application => "Application not found.",
     };
     (
         StatusCode::NOT_FOUND,
@@ -234,13 +267,13 @@ fn path_parameter<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 pub fn application_id(request: &Request) -> Result<ApplicationId, ApiError> {
     path_parameter(request, "id")
         .and_then(ApplicationId::parse)
-        .ok_or(ApiError::NotFound("application"))
+        .ok_or(ApiError::NotFound(Missing::Application))
 }
 
 pub fn key_id(request: &Request) -> Result<KeyId, ApiError> {
     path_parameter(request, "keyId")
         .and_then(KeyId::parse)
-        .ok_or(ApiError::NotFound("key"))
+        .ok_or(ApiError::NotFound(Missing::Key))
 }
 
 /// `page`, `limit` and `include`, strictly: unknown, repeated or malformed values are 400.

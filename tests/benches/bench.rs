@@ -11,14 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use api_tests::{Call, TestApi};
-use appkeys::api_key::{FullKey, KeyMode};
+use api_tests::{generated_key, Call, TestApi};
 use appkeys::aws::{sdk_config, Budget, RequestCounter};
 use appkeys::config::Limits;
-use appkeys::domain::{
-    now_rfc3339, ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
+use appkeys::domain::{ApplicationId, ApplicationName, MerchantId, NewApplication};
+use appkeys::store::test_util::{
+    create_application_transaction_items, create_key_transaction_items, lookup_record_key,
 };
-use appkeys::store::{lookup_record_key, NewKey};
 use appkeys::Store;
 use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -293,9 +292,7 @@ async fn write_chunk(
             name: ApplicationName::parse(&format!("floor {i}")).unwrap(),
             description: None,
         };
-        let items = store
-            .create_application_transaction(&merchant, &new, ApplicationId::new(), &now_rfc3339())
-            .unwrap();
+        let items = create_application_transaction_items(store, &merchant, &new).unwrap();
         let started = Instant::now();
         transact(items).await;
         app_floor.push(started.elapsed());
@@ -319,17 +316,8 @@ async fn write_chunk(
     let app = t.create_application_named(merchant.as_str(), "keys").await;
     for _ in 0..count {
         let app_id = ApplicationId::parse(&app).unwrap();
-        let full_key = FullKey::generate(KeyMode::Live);
-        let key = NewKey {
-            id: KeyId::new(),
-            created_at: now_rfc3339(),
-            description: Description::parse("description", "floor", 200).unwrap(),
-            full_key: &full_key,
-            hash: t.pepper.hash(full_key.as_str()),
-        };
-        let items = store
-            .create_api_key_transaction(&merchant, app_id, &key, true)
-            .unwrap();
+        let (_, key) = generated_key(&t.pepper, "floor");
+        let items = create_key_transaction_items(store, &merchant, app_id, &key).unwrap();
         let started = Instant::now();
         transact(items).await;
         key_floor.push(started.elapsed());
@@ -452,12 +440,10 @@ async fn seed(t: &TestApi, merchant: &MerchantId, apps: usize, keys_per_app: usi
                 .unwrap();
             let app_id = ApplicationId::parse(&app.id).unwrap();
             for _ in 0..keys_per_app {
-                let full_key = FullKey::generate(KeyMode::Live);
-                let description = Description::parse("description", "key", 200).unwrap();
-                let hash = t.pepper.hash(full_key.as_str());
+                let (_, key) = generated_key(&t.pepper, "key");
                 scratch
                     .store()
-                    .create_api_key(merchant, app_id, description, &full_key, hash)
+                    .create_api_key(merchant, app_id, key)
                     .await
                     .unwrap();
             }

@@ -11,6 +11,8 @@ use appkeys::api_key::{KeyMode, Pepper};
 use appkeys::authorize::KeyVerifier;
 use appkeys::aws::{sdk_config, Budget, RequestCounter};
 use appkeys::config::Limits;
+use appkeys::store::test_util::create_table;
+use appkeys::time::Clock;
 use appkeys::{Api, Config, Store};
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
@@ -24,11 +26,34 @@ pub const AUTHORIZER_EVENT: &str =
     include_str!("../../events/apigw-http-api-authorizer-request.json");
 
 pub const MERCHANT: &str = "m_123";
+
+/// A freshly generated key and what the store is given of it (its prefix and keyed hash).
+pub fn generated_key(
+    pepper: &Pepper,
+    description: &str,
+) -> (appkeys::api_key::FullKey, appkeys::store::NewKey) {
+    let full_key = appkeys::api_key::FullKey::generate(KeyMode::Live);
+    let new = appkeys::store::NewKey {
+        description: appkeys::domain::Description::parse(
+            "description",
+            description,
+            appkeys::domain::KEY_DESCRIPTION_MAX,
+        )
+        .expect("a valid description"),
+        key_prefix: full_key.display_prefix().to_owned(),
+        hash: pepper.hash(full_key.as_str()),
+        expires_at: None,
+    };
+    (full_key, new)
+}
 pub const OTHER_MERCHANT: &str = "m_456";
 
 pub struct TestApi {
     pub api: Api,
     pub pepper: Pepper,
+    /// The clock of every store this test builds: `clock.advance(seconds)` moves time forward
+    /// for expiry and grace windows without sleeping.
+    pub clock: Clock,
     table: String,
 }
 
@@ -41,7 +66,7 @@ impl TestApi {
         let sdk = sdk_config(Budget::MANAGEMENT).await;
         let table = format!("appkeys-test-{}", uuid::Uuid::new_v4());
         let client = aws_sdk_dynamodb::Client::new(&sdk);
-        Store::create_table(&client, &table)
+        create_table(&client, &table)
             .await
             .expect("create the test table");
         let config = Config {
@@ -50,9 +75,13 @@ impl TestApi {
             limits,
             key_mode: KeyMode::Live,
         };
+        let clock = Clock::adjustable();
+        let mut api = Api::new(config, &sdk);
+        api.store = api.store.with_clock(clock.clone());
         Self {
-            api: Api::new(config, &sdk),
+            api,
             pepper: Pepper::new(b"test pepper, at least 32 bytes long"),
+            clock,
             table,
         }
     }
@@ -69,7 +98,8 @@ impl TestApi {
             counter.dynamodb_client(&sdk),
             &self.table,
             self.api.config.limits,
-        );
+        )
+        .with_clock(self.clock.clone());
         KeyVerifier::new(store, self.pepper.clone(), self.api.config.key_mode)
     }
 
@@ -150,9 +180,7 @@ impl TestApi {
                 .await
                 .expect("scan");
             for item in page.items() {
-                let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                pairs.sort();
-                items.push(pairs.join(","));
+                items.push(canonical_item(item));
             }
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -250,6 +278,27 @@ impl Drop for TestApi {
         })
         .join();
     }
+}
+
+/// An item as text with its attributes (and those of nested maps) in name order, so that two
+/// equal items always read the same.
+fn canonical_item(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    fn value(v: &AttributeValue) -> String {
+        match v {
+            AttributeValue::M(map) => format!("{{{}}}", canonical_item(map)),
+            AttributeValue::L(list) => {
+                format!("[{}]", list.iter().map(value).collect::<Vec<_>>().join(","))
+            }
+            other => format!("{other:?}"),
+        }
+    }
+    let mut pairs: Vec<_> = item
+        .iter()
+        .map(|(k, v)| format!("{k}={}", value(v)))
+        .collect();
+    pairs.sort();
+    pairs.join(",")
 }
 
 fn route_key(request: &Request) -> String {
