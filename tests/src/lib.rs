@@ -63,8 +63,19 @@ impl TestApi {
     }
 
     pub async fn with_limits(limits: Limits) -> Self {
+        Self::on_table("appkeys-test-", limits).await
+    }
+
+    /// A table on which the local endpoint stands in for AWS under contention: it cancels a
+    /// share of overlapping transactions with `TransactionConflict`, as DynamoDB does
+    /// (`scripts/moto_server.py`). Against AWS, the contention is real.
+    pub async fn contended(limits: Limits) -> Self {
+        Self::on_table("appkeys-contended-", limits).await
+    }
+
+    async fn on_table(prefix: &str, limits: Limits) -> Self {
         let sdk = sdk_config(Budget::MANAGEMENT).await;
-        let table = format!("appkeys-test-{}", uuid::Uuid::new_v4());
+        let table = format!("{prefix}{}", uuid::Uuid::new_v4());
         let client = aws_sdk_dynamodb::Client::new(&sdk);
         create_table(&client, &table)
             .await
@@ -88,6 +99,18 @@ impl TestApi {
 
     pub fn store(&self) -> &Store {
         &self.api.store
+    }
+
+    /// On the local endpoint, the `TransactionConflict` cancellations it simulated on this
+    /// test's table so far: (transactions seen, transactions cancelled). `None` against AWS.
+    pub async fn simulated_conflicts(&self) -> Option<(u64, u64)> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").ok()?;
+        let url = format!("{endpoint}/_appkeys/conflicts/{}", self.table);
+        let counts = http_get_json(&url).await;
+        Some((
+            counts["transactions"].as_u64().expect("a count"),
+            counts["cancelled"].as_u64().expect("a count"),
+        ))
     }
 
     /// The authorizer's verifier over the same table and pepper, with a DynamoDB client whose
@@ -563,6 +586,24 @@ pub fn authorizer_event(authorization: Option<&str>) -> authorizer::Request {
     context["http"]["method"] = json!("GET");
     context["http"]["path"] = json!("/api/v1/payments/ping");
     serde_json::from_value(event).expect("a valid authorizer event")
+}
+
+async fn http_get_json(url: &str) -> Value {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<Bytes>>();
+    let response = client
+        .get(url.parse().expect("a valid URL"))
+        .await
+        .expect("the local endpoint answers");
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    serde_json::from_slice(&bytes).expect("JSON")
 }
 
 /// A plain HTTP/1.1 request to a spawned gateway.
