@@ -714,3 +714,117 @@ impl aws_sdk_dynamodb::config::Intercept for LoseFirstResponse {
         Ok(())
     }
 }
+
+type Competitor =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
+
+/// Forces an interleaving: runs a competing write to completion after a store has read what it
+/// read and right before its first transaction is sent, so that the transaction meets a changed
+/// table, as a concurrent request would make it on a bad day. Counts the transactions the store
+/// sends, to prove that it noticed and tried again.
+#[derive(Clone)]
+pub struct Interleave {
+    competitor: std::sync::Arc<std::sync::Mutex<Option<Competitor>>>,
+    transactions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Interleave {
+    /// `competitor` runs on a runtime of its own (build its clients inside it).
+    pub fn before_first_transaction<F, Fut>(competitor: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let boxed: Competitor = Box::new(move || Box::pin(competitor()));
+        Self {
+            competitor: std::sync::Arc::new(std::sync::Mutex::new(Some(boxed))),
+            transactions: Default::default(),
+        }
+    }
+
+    /// How many `TransactWriteItems` the store has sent.
+    pub fn transactions(&self) -> usize {
+        self.transactions.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the competing write has run.
+    pub fn competed(&self) -> bool {
+        self.competitor.lock().unwrap().is_none()
+    }
+
+    /// A store over `t`'s table, with its clock, whose client runs the competitor.
+    pub async fn store(&self, t: &TestApi) -> Store {
+        let sdk = sdk_config(Budget::MANAGEMENT).await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(self.clone())
+            .build();
+        Store::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            &t.table,
+            t.api.config.limits,
+        )
+        .with_clock(t.clock.clone())
+    }
+}
+
+impl std::fmt::Debug for Interleave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interleave")
+            .field("transactions", &self.transactions())
+            .finish()
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Interleave {
+    fn name(&self) -> &'static str {
+        "Interleave"
+    }
+
+    // Once per operation, after its configuration (which names the operation) is applied.
+    fn read_before_serialization(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::Metadata;
+        if cfg
+            .load::<Metadata>()
+            .is_none_or(|m| m.name() != "TransactWriteItems")
+        {
+            return Ok(());
+        }
+        self.transactions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let competitor = self.competitor.lock().unwrap().take();
+        if let Some(competitor) = competitor {
+            // Interceptors are synchronous: run the competitor to completion on a thread and
+            // runtime of its own while this request waits.
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime")
+                    .block_on(competitor())
+            })
+            .join()
+            .expect("the competing write ran");
+        }
+        Ok(())
+    }
+}
+
+/// A store over `table` with a client of its own, for a competing write inside an [`Interleave`].
+pub async fn fresh_store(table: &str, limits: Limits, clock: Clock) -> Store {
+    let sdk = sdk_config(Budget::MANAGEMENT).await;
+    Store::new(aws_sdk_dynamodb::Client::new(&sdk), table, limits).with_clock(clock)
+}
+
+impl TestApi {
+    /// This test's table name, for competing writes with clients of their own.
+    pub fn table_name(&self) -> String {
+        self.table.clone()
+    }
+}

@@ -3,6 +3,7 @@
 //! of the service ([`StoreError::Unavailable`]: 503 with `Retry-After`) or a fault
 //! ([`StoreError::Backend`]: 500). Either way the SDK error is kept as the source, for the log.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::StoreError;
@@ -18,10 +19,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
-pub fn sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
+pub fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     if is_transient(&err) {
         StoreError::Unavailable(Box::new(err))
@@ -30,13 +30,14 @@ where
     }
 }
 
-fn is_transient<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     match err {
         // No answer in time, or no connection: the service (or the way to it) is unavailable.
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
         SdkError::ServiceError(service) => {
             let code = service.err().code();
             code.is_some_and(|code| TRANSIENT_CODES.contains(&code))
+                || service.raw().status().is_server_error()
         }
         _ => false,
     }
