@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication, PageRequest,
+    Application, ApplicationId, Page, ApplicationName, Description, KeyId, MerchantId, NewApplication, PageRequest,
     APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
 };
 use crate::error::{FieldError, StoreError};
@@ -27,6 +27,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A response value that JSON cannot express (a map with non-string keys): a bug.
+    #[error("the response could not be serialized")]
+    Unserializable,
 }
 
 /// An error and every source under it, on one line: what the log needs to tell a throttled
@@ -138,7 +141,7 @@ impl ApiError {
                 "Temporarily unavailable",
                 "The service is briefly unable to handle the request; retry it.".into(),
             ),
-            Self::Store(S::Backend(_) | S::CorruptItem(_)) => (
+            Self::Store(S::Backend(_) | S::CorruptItem(_)) | Self::Unserializable => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal error",
@@ -225,6 +228,10 @@ pub fn request_id(request: &Request) -> String {
 
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     let body = serde_json::to_string(body).expect("response types serialize");
+    text_response(status, body)
+}
+
+fn text_response(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -232,6 +239,28 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// Lambda answers at most 6 MB, and API Gateway's event wraps the body in JSON with escapes:
+/// bodies stay under 5 MiB.
+pub const MAX_RESPONSE_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// A page of applications as JSON, or, when it would not fit in one Lambda response (only a
+/// page of many applications with their keys and long descriptions can be that large), a 400
+/// naming the `limit` that fits, instead of the gateway's bare 5xx.
+pub fn page_response(page: &Page<Application>) -> Result<Response<Body>, ApiError> {
+    let body = serde_json::to_string(page).map_err(|_| ApiError::Unserializable)?;
+    if body.len() <= MAX_RESPONSE_BODY_BYTES {
+        return Ok(text_response(StatusCode::OK, body));
+    }
+    let fits = (page.limit as usize * MAX_RESPONSE_BODY_BYTES / body.len()).max(1);
+    Err(ApiError::invalid(
+        "limit",
+        format!(
+            "this page with its API keys would be {} bytes, more than one response can carry ({MAX_RESPONSE_BODY_BYTES}); ask for at most {fits} applications per page",
+            body.len()
+        ),
+    ))
 }
 
 pub fn empty_response(status: StatusCode) -> Response<Body> {
