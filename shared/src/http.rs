@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    Application, ApplicationId, Page, ApplicationName, Description, KeyId, MerchantId, NewApplication, PageRequest,
-    APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
+    Application, ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
+    Page, PageRequest, APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
 };
 use crate::error::{FieldError, StoreError};
 

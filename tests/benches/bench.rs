@@ -585,7 +585,10 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
     copies.push(std::collections::HashMap::from([
         ("PK".to_owned(), AttributeValue::S(merchant_pk.clone())),
         ("SK".to_owned(), AttributeValue::S("MERCHANT".into())),
-        ("applicationCount".to_owned(), AttributeValue::N(apps.to_string())),
+        (
+            "applicationCount".to_owned(),
+            AttributeValue::N(apps.to_string()),
+        ),
     ]));
     for chunk in copies.chunks(25) {
         let puts = chunk.iter().map(|item| {

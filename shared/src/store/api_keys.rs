@@ -1,24 +1,21 @@
-//! API keys: create and revoke, and how a key item reads back. The store never sees a full key:
-//! it gets the key's display prefix and its keyed hash.
+//! API keys: create and revoke. The store never sees a full key: it gets the key's display
+//! prefix and its keyed hash.
 
 #[cfg(feature = "test-util")]
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Update};
 
-use super::codec::{
-    bool_value, get_bool, get_optional_string, get_optional_time, get_string, get_time,
-    string_value, time_value, Item,
+use super::codec::{bool_value, get_bool, string_value, time_value};
+use super::key_items::{
+    delete_key_item, forget_after, key_item, lookup_record, StoredKey, STORED_ACTIVE,
+    STORED_REVOKED,
 };
 use super::keyring::{Keyring, LiveKey};
-use super::keys::{
-    application_sk, key_sk, lookup_pk, lookup_pk_from_hex, merchant_pk, LOOKUP_SK, PK, SK,
-};
+use super::keys::{application_sk, key_sk, lookup_pk_from_hex, merchant_pk, LOOKUP_SK, PK, SK};
 use super::transaction::{self, Outcome, Slot, Transaction, MAX_TRANSACTION_ITEMS};
-use super::{Store, HISTORY_RETENTION_SECONDS, TTL_ATTRIBUTE};
+use super::{Store, TTL_ATTRIBUTE};
 use crate::api_key::KeyHash;
-use crate::domain::{
-    ApiKeySummary, ApplicationId, Description, IssuedKey, KeyId, KeyStatus, MerchantId,
-};
+use crate::domain::{ApplicationId, Description, IssuedKey, KeyId, KeyStatus, MerchantId};
 use crate::error::StoreError;
 use crate::time::Timestamp;
 
@@ -30,15 +27,6 @@ pub struct NewKey {
     pub key_prefix: String,
     pub hash: KeyHash,
     pub expires_at: Option<Timestamp>,
-}
-
-/// How a key's state is written in its item and its lookup record.
-const STORED_ACTIVE: &str = "active";
-const STORED_REVOKED: &str = "revoked";
-
-/// When a stopped key's items leave the table (DynamoDB's TTL deletes them).
-fn forget_after(stopped: Timestamp) -> Timestamp {
-    stopped.plus_seconds(HISTORY_RETENTION_SECONDS)
 }
 
 /// The create-key transaction and where each of its items sits.
@@ -126,77 +114,6 @@ fn replace_keyring(
     Ok(slot)
 }
 
-fn key_item(
-    table: &str,
-    merchant: &MerchantId,
-    issued: &IssuedKey,
-    hash: &KeyHash,
-) -> aws_sdk_dynamodb::types::builders::PutBuilder {
-    let mut put = Put::builder()
-        .table_name(table)
-        .item(PK, string_value(merchant_pk(merchant)))
-        .item(SK, string_value(key_sk(issued.application_id, issued.id)))
-        .item("id", string_value(issued.id.to_string()))
-        .item(
-            "applicationId",
-            string_value(issued.application_id.to_string()),
-        )
-        .item("keyPrefix", string_value(&issued.key_prefix))
-        .item("description", string_value(issued.description.as_str()))
-        .item("keyStatus", string_value(STORED_ACTIVE))
-        .item("createdAt", time_value(issued.created_at))
-        .item("keyHash", string_value(hash.to_hex()))
-        .condition_expression("attribute_not_exists(PK)");
-    if let Some(expires) = issued.expires_at {
-        put = put
-            .item("expiresAt", time_value(expires))
-            .item(TTL_ATTRIBUTE, time_value(forget_after(expires)));
-    }
-    put
-}
-
-/// What the authorizer reads: one item, addressed by the key's hash.
-fn lookup_record(
-    table: &str,
-    merchant: &MerchantId,
-    issued: &IssuedKey,
-    hash: &KeyHash,
-    enabled: bool,
-) -> aws_sdk_dynamodb::types::builders::PutBuilder {
-    let mut put = Put::builder()
-        .table_name(table)
-        .item(PK, string_value(lookup_pk(hash)))
-        .item(SK, string_value(LOOKUP_SK))
-        .item("merchantId", string_value(merchant.as_str()))
-        .item(
-            "applicationId",
-            string_value(issued.application_id.to_string()),
-        )
-        .item("keyId", string_value(issued.id.to_string()))
-        .item("keyStatus", string_value(STORED_ACTIVE))
-        .item("applicationEnabled", bool_value(enabled))
-        .condition_expression("attribute_not_exists(PK)");
-    if let Some(expires) = issued.expires_at {
-        put = put
-            .item("expiresAt", time_value(expires))
-            .item(TTL_ATTRIBUTE, time_value(forget_after(expires)));
-    }
-    put
-}
-
-fn delete_key_item(
-    table: &str,
-    merchant: &MerchantId,
-    application: ApplicationId,
-    key: KeyId,
-) -> aws_sdk_dynamodb::types::builders::DeleteBuilder {
-    // No condition: a key item TTL already deleted is as good as this one.
-    Delete::builder()
-        .table_name(table)
-        .key(PK, string_value(merchant_pk(merchant)))
-        .key(SK, string_value(key_sk(application, key)))
-}
-
 /// The items of the create-key transaction's common case, for the benchmark's raw floor.
 #[cfg(feature = "test-util")]
 pub fn create_key_transaction_items(
@@ -227,71 +144,6 @@ fn issue(application: ApplicationId, new: &NewKey, now: Timestamp) -> IssuedKey 
         created_at: now,
         expires_at: new.expires_at,
     }
-}
-
-/// What the writers need to know of a stored key.
-struct StoredKey {
-    revoked: bool,
-    expires_at: Option<Timestamp>,
-    hash_hex: String,
-    revocation_id: Option<String>,
-}
-
-impl StoredKey {
-    fn from_item(item: &Item) -> Result<Self, StoreError> {
-        Ok(Self {
-            revoked: stored_revoked(item)?,
-            expires_at: get_optional_time(item, "expiresAt")?,
-            hash_hex: get_string(item, "keyHash")?.to_owned(),
-            revocation_id: get_optional_string(item, "revocationId")?.map(str::to_owned),
-        })
-    }
-
-    fn status(&self, now: Timestamp) -> KeyStatus {
-        key_status(self.revoked, self.expires_at, now)
-    }
-}
-
-fn stored_revoked(item: &Item) -> Result<bool, StoreError> {
-    match get_string(item, "keyStatus")? {
-        STORED_ACTIVE => Ok(false),
-        STORED_REVOKED => Ok(true),
-        other => Err(StoreError::CorruptItem(format!("keyStatus {other}"))),
-    }
-}
-
-pub(super) fn key_status(
-    revoked: bool,
-    expires_at: Option<Timestamp>,
-    now: Timestamp,
-) -> KeyStatus {
-    match expires_at {
-        _ if revoked => KeyStatus::Revoked,
-        Some(expires) if expires <= now => KeyStatus::Expired,
-        _ => KeyStatus::Active,
-    }
-}
-
-/// A key as listings show it at `now`; `None` for a key past its retention whose item DynamoDB's
-/// TTL has not deleted yet (TTL deletes within days, not at once).
-pub(super) fn key_summary_from_item(
-    item: &Item,
-    now: Timestamp,
-) -> Result<Option<ApiKeySummary>, StoreError> {
-    if get_optional_time(item, TTL_ATTRIBUTE)?.is_some_and(|forget| forget <= now) {
-        return Ok(None);
-    }
-    let expires_at = get_optional_time(item, "expiresAt")?;
-    Ok(Some(ApiKeySummary {
-        id: get_string(item, "id")?.to_owned(),
-        key_prefix: get_string(item, "keyPrefix")?.to_owned(),
-        description: Description::from_stored(get_string(item, "description")?.to_owned()),
-        status: key_status(stored_revoked(item)?, expires_at, now),
-        created_at: get_time(item, "createdAt")?,
-        expires_at,
-        revoked_at: get_optional_time(item, "revokedAt")?,
-        last_used_at: get_optional_time(item, "lastUsedAt")?,
-    }))
 }
 
 impl Store {

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::types::{Put, Update};
 
-use super::api_keys::key_summary_from_item;
 use super::codec::{
     bool_value, get_bool, get_count, get_optional_string, get_string, get_time, number_value,
     string_value, time_value, Item,
 };
+use super::key_items::key_summary_from_item;
 use super::keyring::Keyring;
 use super::keys::{
     application_sk, first_key_sk, keyring_sk, lookup_pk_from_hex, merchant_pk, name_reservation_sk,

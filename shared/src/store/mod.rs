@@ -6,6 +6,7 @@
 //! - [`keyring`]: per application, which keys may verify, and the bounded history.
 //! - [`transaction`]: transactions with named slots, and retrying them until a deadline.
 //! - [`applications`], [`api_keys`]: the two aggregates' reads and writes.
+//! - [`key_items`]: how a key is stored (its item, its lookup record) and read back.
 //! - [`lookup`]: the authorizer's one read.
 //! - [`reads`]: strongly consistent reads and paginated queries.
 //! - [`failure`]: what an SDK error means for the caller (503 or 500).
@@ -15,6 +16,7 @@ mod api_keys;
 mod applications;
 mod codec;
 mod failure;
+mod key_items;
 mod keyring;
 mod keys;
 mod lookup;
