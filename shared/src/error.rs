@@ -32,6 +32,12 @@ pub enum StoreError {
     KeyAlreadyRevoked,
     #[error("the key has expired")]
     KeyExpired,
+    #[error("the key has already been rolled")]
+    KeyAlreadyRolled,
+    /// Rolled keys still in their grace window verify too, and disabling an application
+    /// rewrites every key that verifies in one transaction: their number is bounded.
+    #[error("the application already has the maximum of {max} rolled keys in their grace window")]
+    TooManyRolledKeys { max: usize },
     #[error("application not found")]
     ApplicationNotFound,
     #[error("key not found")]

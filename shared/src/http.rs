@@ -121,6 +121,18 @@ impl ApiError {
                 "Key already revoked",
                 "Key is already revoked.".into(),
             ),
+            Self::Store(S::KeyAlreadyRolled) => (
+                StatusCode::BAD_REQUEST,
+                "key_already_rolled",
+                "Key already rolled",
+                "Key has already been rolled; roll its replacement instead.".into(),
+            ),
+            Self::Store(S::TooManyRolledKeys { max }) => (
+                StatusCode::BAD_REQUEST,
+                "key_limit_reached",
+                "Key limit reached",
+                format!("Maximum number of rolled API keys in their grace window has been reached ({max}); revoke some, or roll with expiresInSeconds 0."),
+            ),
             Self::Store(S::KeyExpired) => (
                 StatusCode::BAD_REQUEST,
                 "key_expired",

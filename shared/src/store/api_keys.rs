@@ -98,7 +98,7 @@ fn create_key_transaction(
 
 /// Adds the keyring's replacement to `transaction`, last, with the deletion of the key items of
 /// the oldest retired keys past the bound, as many as the transaction has room for.
-fn replace_keyring(
+pub(super) fn replace_keyring(
     transaction: &mut Transaction,
     table: &str,
     merchant: &MerchantId,

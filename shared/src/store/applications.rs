@@ -210,7 +210,23 @@ impl Store {
         };
         // Newest first, so the first application has the highest id.
         let (newest, oldest) = (parse(&newest.id)?, parse(&oldest.id)?);
-        let page_keys = self
+        let mut by_application = self.keys_of_applications(pk, oldest, newest).await?;
+        for application in applications {
+            let keys = by_application.remove(&application.id).unwrap_or_default();
+            application.api_keys = Some(bounded_history(keys));
+        }
+        Ok(())
+    }
+
+    /// The keys of the applications from `oldest` to `newest` (a contiguous range of sort keys,
+    /// since application ids sort by time), by application id, in one strongly consistent query.
+    async fn keys_of_applications(
+        &self,
+        pk: &str,
+        oldest: ApplicationId,
+        newest: ApplicationId,
+    ) -> Result<HashMap<String, Vec<ApiKeySummary>>, StoreError> {
+        let keys = self
             .client
             .query()
             .table_name(&self.table)
@@ -222,17 +238,35 @@ impl Store {
             .consistent_read(true);
         let now = self.clock.now();
         let mut by_application: HashMap<String, Vec<ApiKeySummary>> = HashMap::new();
-        for item in self.query_all(page_keys, None).await? {
+        for item in self.query_all(keys, None).await? {
             if let Some(key) = key_summary_from_item(&item, now)? {
                 let application_id = get_string(&item, "applicationId")?.to_owned();
                 by_application.entry(application_id).or_default().push(key);
             }
         }
-        for application in applications {
-            let keys = by_application.remove(&application.id).unwrap_or_default();
-            application.api_keys = Some(bounded_history(keys));
-        }
-        Ok(())
+        Ok(by_application)
+    }
+
+    /// One application with its keys, read strongly consistently: a key created or revoked a
+    /// moment ago shows as such. Two requests: the application, then its keys.
+    pub async fn get_application(
+        &self,
+        merchant: &MerchantId,
+        application: ApplicationId,
+    ) -> Result<Application, StoreError> {
+        let pk = merchant_pk(merchant);
+        let item = self
+            .get_consistent(&pk, &application_sk(application))
+            .await?
+            .ok_or(StoreError::ApplicationNotFound)?;
+        let mut found = application_from_item(&item)?;
+        let keys = self
+            .keys_of_applications(&pk, application, application)
+            .await?
+            .remove(&found.id)
+            .unwrap_or_default();
+        found.api_keys = Some(bounded_history(keys));
+        Ok(found)
     }
 
     /// The application and its keyring, read together. `ApplicationNotFound` if either is absent.

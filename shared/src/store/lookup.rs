@@ -4,11 +4,15 @@
 #[cfg(feature = "test-util")]
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::codec::{get_bool, get_optional_time, get_string, string_value, Item};
+use aws_sdk_dynamodb::types::Update;
+
+use super::codec::{get_bool, get_optional_time, get_string, string_value, time_value, Item};
 use super::failure::sdk_error;
-use super::keys::{lookup_pk, LOOKUP_SK, PK, SK};
+use super::keys::{key_sk, lookup_pk, merchant_pk, LOOKUP_SK, PK, SK};
+use super::transaction::{self, Backoff, Outcome, RetryPolicy, Transaction};
 use super::Store;
 use crate::api_key::KeyHash;
+use crate::domain::{ApplicationId, KeyId, MerchantId};
 use crate::error::StoreError;
 use crate::time::Timestamp;
 
@@ -24,7 +28,17 @@ pub struct KeyLookup {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// How stale a key's recorded last use may get: the authorizer records it at most once per key
+/// per this many seconds (as GitLab and Supabase do, every 10 and 15 minutes).
+pub const LAST_USE_ACCURACY_SECONDS: i64 = 15 * 60;
+
 impl KeyLookup {
+    /// Whether an allowed call at `now` should record itself as the key's last use.
+    pub fn last_use_is_due(&self, now: Timestamp) -> bool {
+        self.last_used_at
+            .is_none_or(|last| last.plus_seconds(LAST_USE_ACCURACY_SECONDS) <= now)
+    }
+
     fn from_item(item: &Item) -> Result<Self, StoreError> {
         Ok(Self {
             merchant_id: get_string(item, "merchantId")?.to_owned(),
@@ -52,6 +66,60 @@ pub fn lookup_record_key(hash: &KeyHash) -> [(&'static str, AttributeValue); 2] 
 }
 
 impl Store {
+    /// Records `now` as the key's last use, on its lookup record and its key item, in one
+    /// transaction conditioned on the lookup's last use being older than the accuracy window,
+    /// so that however many instances allow calls with the key, one write lands per window.
+    /// One attempt: a lost race or a conflict means another call is recording it, or the next
+    /// allowed call will. `Ok(false)` when nothing was written.
+    pub async fn record_last_use(
+        &self,
+        hash: &KeyHash,
+        lookup: &KeyLookup,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (Some(merchant), Some(application), Some(key)) = (
+            MerchantId::from_claim(&lookup.merchant_id),
+            ApplicationId::parse(&lookup.application_id),
+            KeyId::parse(&lookup.key_id),
+        ) else {
+            return Err(StoreError::CorruptItem("lookup record ids".into()));
+        };
+        let mut transaction = Transaction::new();
+        transaction.update(
+            Update::builder()
+                .table_name(&self.table)
+                .key(PK, string_value(lookup_pk(hash)))
+                .key(SK, string_value(LOOKUP_SK))
+                .update_expression("SET lastUsedAt = :now")
+                .condition_expression(
+                    "attribute_exists(PK) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt <= :stale)",
+                )
+                .expression_attribute_values(":now", time_value(now))
+                .expression_attribute_values(
+                    ":stale",
+                    time_value(now.plus_seconds(-LAST_USE_ACCURACY_SECONDS)),
+                ),
+        )?;
+        transaction.update(
+            Update::builder()
+                .table_name(&self.table)
+                .key(PK, string_value(merchant_pk(&merchant)))
+                .key(SK, string_value(key_sk(application, key)))
+                .update_expression("SET lastUsedAt = :now")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":now", time_value(now)),
+        )?;
+        let mut no_retries = Backoff::start(RetryPolicy {
+            budget: std::time::Duration::ZERO,
+            ..RetryPolicy::MANAGEMENT
+        });
+        match transaction::run(&self.client, &transaction, &mut no_retries).await {
+            Ok(Outcome::Committed) => Ok(true),
+            Ok(Outcome::Cancelled(_)) | Err(StoreError::Contention) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     /// The authorizer's only read: one strongly consistent GetItem.
     pub async fn find_key_lookup(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, StoreError> {
         let output = self

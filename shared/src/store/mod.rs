@@ -7,7 +7,8 @@
 //! - [`transaction`]: transactions with named slots, and retrying them until a deadline.
 //! - [`applications`], [`api_keys`]: the two aggregates' reads and writes.
 //! - [`key_items`]: how a key is stored (its item, its lookup record) and read back.
-//! - [`lookup`]: the authorizer's one read.
+//! - [`rolls`]: replacing a key, with a grace window for the old one.
+//! - [`lookup`]: the authorizer's one read, and recording a key's last use.
 //! - [`reads`]: strongly consistent reads and paginated queries.
 //! - [`failure`]: what an SDK error means for the caller (503 or 500).
 //! - `schema` (feature `test-util`): creates a table with the production schema.
@@ -21,6 +22,7 @@ mod keyring;
 mod keys;
 mod lookup;
 mod reads;
+mod rolls;
 #[cfg(feature = "test-util")]
 mod schema;
 mod transaction;
@@ -32,7 +34,8 @@ use crate::time::Clock;
 
 pub use api_keys::NewKey;
 pub use keyring::{LIVE_KEYS_MAX, RETIRED_KEYS_KEPT};
-pub use lookup::KeyLookup;
+pub use lookup::{KeyLookup, LAST_USE_ACCURACY_SECONDS};
+pub use rolls::{Roll, Rolled, MAX_GRACE_SECONDS};
 pub use transaction::RetryPolicy;
 
 /// How long revoked and expired keys (their items and lookup records) are kept before DynamoDB's
