@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::deadline::{Deadline, DeadlineExceeded};
 use crate::domain::{
     ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication, PageRequest,
     APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
@@ -27,6 +28,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The handler's own deadline passed (`deadline::Deadline`): answered before Lambda's timeout.
+    #[error("the request did not finish before the handler's deadline")]
+    DeadlineExceeded,
     #[error("internal error: {0}")]
     Internal(BoxError),
 }
@@ -105,6 +109,12 @@ impl ApiError {
                 "Temporarily unavailable",
                 "The request conflicted with concurrent changes; retry it.".into(),
             ),
+            Self::DeadlineExceeded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "Temporarily unavailable",
+                "The request could not be completed in time; retry it.".into(),
+            ),
             Self::Store(S::Backend(_) | S::CorruptItem(_)) | Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -165,15 +175,18 @@ fn not_found(what: &str) -> (StatusCode, &'static str, &'static str, String) {
     )
 }
 
-/// Runs a handler body and turns its error, if any, into the problem response. Handlers
-/// therefore always answer with a response.
+/// Runs a handler body until the request's deadline (`Deadline::for_request`) and turns its
+/// error, if any, into the problem response. Handlers therefore always answer with a response,
+/// and answer it before Lambda's timeout.
 pub async fn respond<F>(request: &Request, work: F) -> Result<Response<Body>, lambda_http::Error>
 where
     F: std::future::Future<Output = Result<Response<Body>, ApiError>>,
 {
-    Ok(match work.await {
-        Ok(response) => response,
-        Err(err) => err.into_response(&request_id(request)),
+    let outcome = Deadline::for_request(request).run(work).await;
+    Ok(match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => err.into_response(&request_id(request)),
+        Err(DeadlineExceeded) => ApiError::DeadlineExceeded.into_response(&request_id(request)),
     })
 }
 

@@ -77,7 +77,7 @@ impl TestApi {
     pub async fn authorize(
         verifier: &KeyVerifier,
         authorization: Option<&str>,
-    ) -> Result<authorizer::Response, lambda_runtime::Error> {
+    ) -> Result<authorizer::Response, appkeys::failure::Failure> {
         authorizer::handler(
             verifier,
             lambda_runtime::LambdaEvent::new(authorizer_event(authorization), Default::default()),

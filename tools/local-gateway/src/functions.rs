@@ -47,7 +47,7 @@ impl Functions {
     pub async fn authorize(
         &self,
         event: authorizer::Request,
-    ) -> Result<authorizer::Response, lambda_runtime::Error> {
+    ) -> Result<authorizer::Response, appkeys::failure::Failure> {
         authorizer::handler(
             &self.verifier,
             lambda_runtime::LambdaEvent::new(event, Default::default()),
