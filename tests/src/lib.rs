@@ -3,6 +3,7 @@
 //! `AWS_ENDPOINT_URL` is unset and credentials are present — and drives the functions' own
 //! handlers with real API Gateway HTTP API (payload 2.0) events.
 
+pub mod cloudformation;
 pub mod openapi;
 
 use std::collections::HashMap;
