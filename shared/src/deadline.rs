@@ -104,7 +104,9 @@ mod tests {
     #[tokio::test]
     async fn work_past_the_deadline_is_stopped() {
         let near = Deadline::for_invocation(
-            Some(&context_with_deadline_in(ANSWER_MARGIN + Duration::from_millis(50))),
+            Some(&context_with_deadline_in(
+                ANSWER_MARGIN + Duration::from_millis(50),
+            )),
             Duration::from_secs(12),
         );
         let started = Instant::now();

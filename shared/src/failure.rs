@@ -118,8 +118,12 @@ async fn report_init_error(endpoint: &str, failure: &Failure) {
     // Lambda is waiting for this start; a Runtime API that does not answer must not hold it.
     match tokio::time::timeout(Duration::from_secs(2), client.call(request)).await {
         Ok(Ok(_)) => {}
-        Ok(Err(err)) => tracing::warn!(error = %err, "could not report the start-up failure to Lambda"),
-        Err(_) => tracing::warn!("the Lambda Runtime API did not take the start-up failure in time"),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "could not report the start-up failure to Lambda")
+        }
+        Err(_) => {
+            tracing::warn!("the Lambda Runtime API did not take the start-up failure in time")
+        }
     }
 }
 
@@ -161,7 +165,9 @@ mod tests {
         for (failure, error_type) in cases {
             let payload = serde_json::to_value(Diagnostic::from(failure)).unwrap();
             assert_eq!(payload["errorType"], error_type);
-            assert!(payload["errorMessage"].as_str().is_some_and(|m| !m.is_empty()));
+            assert!(payload["errorMessage"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()));
         }
     }
 

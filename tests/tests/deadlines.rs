@@ -104,7 +104,12 @@ async fn a_handler_out_of_time_answers_503_before_lambda_stops_it() {
         );
         let took = started.elapsed();
         response.assert_problem(503, "temporarily_unavailable");
-        assert_eq!(response.header("retry-after"), Some("1"), "{}", route.route_key());
+        assert_eq!(
+            response.header("retry-after"),
+            Some("1"),
+            "{}",
+            route.route_key()
+        );
         assert!(
             took < left,
             "{} answered after {took:?}, past Lambda's deadline ({left:?})",

@@ -364,12 +364,25 @@ async fn management_routes_require_the_read_or_write_scope_like_the_template() {
     assert_eq!(calls.len(), 5, "every management route is exercised");
     for (method, url) in &calls {
         let reading = *method == "GET";
-        assert!(!refused_for_scope(method, url, &both).await, "{method} {url}");
-        assert!(!refused_for_scope(method, url, &write).await, "{method} {url}");
+        assert!(
+            !refused_for_scope(method, url, &both).await,
+            "{method} {url}"
+        );
+        assert!(
+            !refused_for_scope(method, url, &write).await,
+            "{method} {url}"
+        );
         assert!(!refused_for_scope(method, url, &scp_string_write).await);
-        assert_eq!(refused_for_scope(method, url, &read).await, !reading, "{method} {url}");
+        assert_eq!(
+            refused_for_scope(method, url, &read).await,
+            !reading,
+            "{method} {url}"
+        );
         assert_eq!(refused_for_scope(method, url, &scp_read).await, !reading);
-        assert!(refused_for_scope(method, url, &none).await, "{method} {url}");
+        assert!(
+            refused_for_scope(method, url, &none).await,
+            "{method} {url}"
+        );
         assert!(refused_for_scope(method, url, &id_token_like).await);
     }
 
@@ -385,7 +398,10 @@ async fn management_routes_require_the_read_or_write_scope_like_the_template() {
         .await;
     let none = open_jwt.issue_with_scopes(MERCHANT, 600, &[]);
     for (method, url) in management_calls(&open_base, &app) {
-        assert!(!refused_for_scope(method, &url, &none).await, "{method} {url}");
+        assert!(
+            !refused_for_scope(method, &url, &none).await,
+            "{method} {url}"
+        );
     }
     // Without a read scope, reading needs none but writing still needs the write scope.
     let (base, jwt) = t
@@ -399,7 +415,10 @@ async fn management_routes_require_the_read_or_write_scope_like_the_template() {
         .await;
     let none = jwt.issue_with_scopes(MERCHANT, 600, &[]);
     for (method, url) in management_calls(&base, &app) {
-        assert_eq!(refused_for_scope(method, &url, &none).await, method != "GET");
+        assert_eq!(
+            refused_for_scope(method, &url, &none).await,
+            method != "GET"
+        );
     }
 }
 
@@ -418,17 +437,34 @@ async fn a_cognito_access_token_is_matched_by_client_id_when_it_has_no_aud() {
     };
     let status = |header: String| {
         let url = url.clone();
-        async move { http("GET", &url, &[("authorization", &header)], None).await.status }
+        async move {
+            http("GET", &url, &[("authorization", &header)], None)
+                .await
+                .status
+        }
     };
     assert_eq!(status(token(json!({"client_id": jwt.audience}))).await, 200);
-    assert_eq!(status(token(json!({"client_id": "another-client"}))).await, 401);
-    // With an aud, API Gateway checks the aud and not the client_id.
     assert_eq!(
-        status(token(json!({"aud": "someone-else", "client_id": jwt.audience}))).await,
+        status(token(json!({"client_id": "another-client"}))).await,
         401
     );
-    assert_eq!(status(token(json!({"aud": [jwt.audience.clone(), "x"]}))).await, 200);
-    assert_eq!(status(token(json!({}))).await, 401, "neither aud nor client_id");
+    // With an aud, API Gateway checks the aud and not the client_id.
+    assert_eq!(
+        status(token(
+            json!({"aud": "someone-else", "client_id": jwt.audience})
+        ))
+        .await,
+        401
+    );
+    assert_eq!(
+        status(token(json!({"aud": [jwt.audience.clone(), "x"]}))).await,
+        200
+    );
+    assert_eq!(
+        status(token(json!({}))).await,
+        401,
+        "neither aud nor client_id"
+    );
 }
 
 #[tokio::test]
@@ -447,7 +483,10 @@ async fn cors_preflights_are_answered_by_the_gateway_for_the_allowed_origins_onl
                 &[
                     ("origin", origin),
                     ("access-control-request-method", "POST"),
-                    ("access-control-request-headers", "authorization,content-type,idempotency-key"),
+                    (
+                        "access-control-request-headers",
+                        "authorization,content-type,idempotency-key",
+                    ),
                 ],
                 None,
             )
@@ -457,7 +496,10 @@ async fn cors_preflights_are_answered_by_the_gateway_for_the_allowed_origins_onl
     // No JWT needed: the preflight never reaches the authorizer.
     let allowed = preflight(dashboard, "/api/v1/applications").await;
     assert_eq!(allowed.status, 204, "{}", allowed.body);
-    assert_eq!(allowed.header("access-control-allow-origin"), Some(dashboard));
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some(dashboard)
+    );
     let methods = allowed.header("access-control-allow-methods").unwrap();
     for method in ["GET", "POST", "PATCH", "DELETE"] {
         assert!(methods.split(',').any(|m| m == method), "{methods}");
@@ -471,7 +513,12 @@ async fn cors_preflights_are_answered_by_the_gateway_for_the_allowed_origins_onl
     assert_eq!(other.status, 204);
     assert_eq!(other.header("access-control-allow-origin"), None);
     // The payment route (ANY) takes its own preflights, and its authorizer refuses them.
-    assert_eq!(preflight(dashboard, "/api/v1/payments/charges").await.status, 401);
+    assert_eq!(
+        preflight(dashboard, "/api/v1/payments/charges")
+            .await
+            .status,
+        401
+    );
 
     // The call itself: CORS headers for the allowed origin, with Location readable.
     let token = format!("Bearer {}", jwt.issue(MERCHANT, 600));
@@ -483,13 +530,19 @@ async fn cors_preflights_are_answered_by_the_gateway_for_the_allowed_origins_onl
     )
     .await;
     assert_eq!(created.status, 201, "{}", created.body);
-    assert_eq!(created.header("access-control-allow-origin"), Some(dashboard));
+    assert_eq!(
+        created.header("access-control-allow-origin"),
+        Some(dashboard)
+    );
     let exposed = created.header("access-control-expose-headers").unwrap();
     assert!(exposed.split(',').any(|h| h == "location"), "{exposed}");
     let foreign = http(
         "GET",
         &format!("{base}/api/v1/applications"),
-        &[("authorization", &token), ("origin", "https://evil.example")],
+        &[
+            ("authorization", &token),
+            ("origin", "https://evil.example"),
+        ],
         None,
     )
     .await;
@@ -500,7 +553,10 @@ async fn cors_preflights_are_answered_by_the_gateway_for_the_allowed_origins_onl
     let r = http(
         "OPTIONS",
         &format!("{plain}/api/v1/applications"),
-        &[("origin", dashboard), ("access-control-request-method", "POST")],
+        &[
+            ("origin", dashboard),
+            ("access-control-request-method", "POST"),
+        ],
         None,
     )
     .await;

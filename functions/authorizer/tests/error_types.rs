@@ -151,10 +151,19 @@ async fn dynamodb_failing_is_an_invocation_error_of_type_dynamodb_request_failed
         ],
     );
     let report = wait_for_report(&reported, &mut child).await;
-    assert_eq!(report.path, "/2018-06-01/runtime/invocation/request-1/error");
-    assert_eq!(report.body["errorType"], "DynamoDbRequestFailed", "{report:?}");
+    assert_eq!(
+        report.path,
+        "/2018-06-01/runtime/invocation/request-1/error"
+    );
+    assert_eq!(
+        report.body["errorType"], "DynamoDbRequestFailed",
+        "{report:?}"
+    );
     let message = report.body["errorMessage"].as_str().unwrap();
-    assert!(!message.contains(key.as_str()), "the key never reaches the report");
+    assert!(
+        !message.contains(key.as_str()),
+        "the key never reaches the report"
+    );
 }
 
 #[tokio::test]
@@ -169,7 +178,10 @@ async fn an_unreadable_pepper_is_a_start_failure_of_type_pepper_unreadable() {
     );
     let report = wait_for_report(&reported, &mut child).await;
     assert_eq!(report.path, "/2018-06-01/runtime/init/error");
-    assert_eq!(report.error_type_header.as_deref(), Some("PepperUnreadable"));
+    assert_eq!(
+        report.error_type_header.as_deref(),
+        Some("PepperUnreadable")
+    );
     assert_eq!(report.body["errorType"], "PepperUnreadable");
     assert!(report.body["errorMessage"]
         .as_str()
@@ -180,7 +192,10 @@ async fn an_unreadable_pepper_is_a_start_failure_of_type_pepper_unreadable() {
 #[tokio::test]
 async fn missing_configuration_is_a_start_failure_of_type_configuration_missing() {
     let (api, reported) = stub_runtime_api(vec![]).await;
-    let mut child = spawn(&api, &[("API_KEY_PEPPER", "a local pepper of thirty-two bytes!")]);
+    let mut child = spawn(
+        &api,
+        &[("API_KEY_PEPPER", "a local pepper of thirty-two bytes!")],
+    );
     let report = wait_for_report(&reported, &mut child).await;
     assert_eq!(report.path, "/2018-06-01/runtime/init/error");
     assert_eq!(report.body["errorType"], "ConfigurationMissing");

@@ -71,8 +71,16 @@ impl Cors {
             "access-control-allow-methods",
             &Self::allow_methods().join(","),
         );
-        insert(headers, "access-control-allow-headers", &ALLOW_HEADERS.join(","));
-        insert(headers, "access-control-max-age", &MAX_AGE_SECONDS.to_string());
+        insert(
+            headers,
+            "access-control-allow-headers",
+            &ALLOW_HEADERS.join(","),
+        );
+        insert(
+            headers,
+            "access-control-max-age",
+            &MAX_AGE_SECONDS.to_string(),
+        );
     }
 
     /// Headers for the answer to a request from an allowed origin (any route, any status).
