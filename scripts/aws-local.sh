@@ -31,6 +31,16 @@ install_template_tools() {
   fi
 }
 
+# cargo-lambda (from PyPI; it brings zig), for `sam build` (scripts/sam-build): only when a build
+# is asked for, since scripts/test's other steps do not need it.
+CARGO_LAMBDA_VERSION="1.9.2"
+install_build_tools() {
+  if ! "$venv/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
+    echo "==> installing cargo-lambda==$CARGO_LAMBDA_VERSION into .venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
