@@ -11,8 +11,8 @@ use crate::api_key::KeyMode;
 pub const MAX_KEYS_CEILING: u32 = 99;
 
 // What each variable accepts. The SAM template's parameters carry the same bounds (MinValue,
-// MaxValue, AllowedValues, AllowedPattern; tests/tests/deployment.rs compares them), so that a
-// stack cannot deploy a value every function would then refuse at cold start.
+// MaxValue, AllowedValues, AllowedPattern; tests/tests/deployment/safety.rs compares them), so
+// that a stack cannot deploy a value every function would then refuse at cold start.
 pub const MAX_KEYS_PER_APPLICATION_RANGE: std::ops::RangeInclusive<u32> = 1..=MAX_KEYS_CEILING;
 pub const MAX_APPLICATIONS_PER_MERCHANT_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 pub const KEY_MODES: [&str; 2] = ["live", "test"];

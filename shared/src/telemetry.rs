@@ -1,7 +1,7 @@
 //! Structured JSON logs, one line per event, as CloudWatch Logs Insights reads them best. The
 //! template's metric filter on the authorizer's log group reads these lines
-//! (`$.fields.decision`, `$.fields.reason`); tests/tests/deployment.rs checks it against this
-//! format.
+//! (`$.fields.decision`, `$.fields.reason`); tests/tests/deployment/operability.rs checks it
+//! against this format.
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;

@@ -1,7 +1,7 @@
 //! One source of truth for the routes: the route table in `shared/src/routes.rs` names exactly
 //! the function binaries in `functions/`, and `cargo lambda watch`'s router agrees with it.
 //! Every function has an event fixture under `events/` that its handler accepts. (The SAM
-//! template is checked against the same table in `deployment.rs`.)
+//! template is checked against the same table in `deployment/`.)
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
