@@ -13,17 +13,31 @@ install_moto() {
   fi
 }
 
-# cfn-lint and the SAM CLI, for validating infra/template.yaml offline; openapi-spec-validator
-# (also a moto dependency, pinned here) for docs/openapi.yaml.
+# cfn-lint and the SAM CLI, for validating infra/template.yaml offline; aws-sam-translator (the
+# SAM CLI's own transform library, pinned to the version that SAM CLI release ships with) for
+# scripts/sam_translate.py, which tests/tests/deployment/ runs; openapi-spec-validator (also a
+# moto dependency, pinned here) for docs/openapi.yaml.
 CFN_LINT_VERSION="1.58.0"
 SAM_CLI_VERSION="1.170.0"
+SAM_TRANSLATOR_VERSION="1.115.0"
 OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
 install_template_tools() {
   if ! "$venv/bin/cfn-lint" --version 2>/dev/null | grep -q "$CFN_LINT_VERSION" \
     || ! "$venv/bin/sam" --version 2>/dev/null | grep -q "$SAM_CLI_VERSION" \
+    || ! "$venv/bin/pip" show aws-sam-translator 2>/dev/null | grep -q "^Version: $SAM_TRANSLATOR_VERSION$" \
     || ! "$venv/bin/pip" show openapi-spec-validator 2>/dev/null | grep -q "^Version: $OPENAPI_SPEC_VALIDATOR_VERSION$"; then
-    echo "==> installing cfn-lint==$CFN_LINT_VERSION, aws-sam-cli==$SAM_CLI_VERSION and openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION into .venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+    echo "==> installing cfn-lint==$CFN_LINT_VERSION, aws-sam-cli==$SAM_CLI_VERSION, aws-sam-translator==$SAM_TRANSLATOR_VERSION and openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION into .venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+  fi
+}
+
+# cargo-lambda (from PyPI; it brings zig), for `sam build` (scripts/sam-build): only when a build
+# is asked for, since scripts/test's other steps do not need it.
+CARGO_LAMBDA_VERSION="1.9.2"
+install_build_tools() {
+  if ! "$venv/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
+    echo "==> installing cargo-lambda==$CARGO_LAMBDA_VERSION into .venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
   fi
 }
 

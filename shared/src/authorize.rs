@@ -97,7 +97,7 @@ impl KeyVerifier {
                     tracing::debug!(key_id = %lookup.key_id, written, "last use recorded")
                 }
                 Err(err) => {
-                    tracing::warn!(key_id = %lookup.key_id, error = %err, "last use not recorded")
+                    tracing::warn!(key_id = %lookup.key_id, error = %crate::error::ErrorChain(&err), "last use not recorded")
                 }
             }
         });

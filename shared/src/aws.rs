@@ -8,15 +8,23 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::api_key::Pepper;
 use crate::config::{PepperSource, MIN_PEPPER_BYTES};
+use crate::failure::Failure;
 
-/// How long a function may wait on AWS before giving up. The authorizer runs on the payment
-/// path and must fail closed quickly: a dead endpoint costs it at most about two seconds.
+/// How long a function may wait on AWS before giving up, and the Lambda timeout that fits it.
+/// The authorizer runs on the payment path and must fail closed quickly: a dead endpoint costs
+/// it at most about two seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
     pub connect: Duration,
     pub attempt: Duration,
+    /// One SDK operation, all its attempts and back-off included.
     pub operation: Duration,
     pub max_attempts: u32,
+    /// The function's `Timeout` in `infra/template.yaml` (a test checks they are equal): longer
+    /// than one whole operation, so that a slow-but-successful call still answers. A store
+    /// operation may issue several SDK operations in sequence; handlers therefore stop at their
+    /// own [`crate::deadline::Deadline`], a margin before this, and answer 503 themselves.
+    pub function_timeout: Duration,
 }
 
 impl Budget {
@@ -25,13 +33,24 @@ impl Budget {
         attempt: Duration::from_millis(800),
         operation: Duration::from_millis(1800),
         max_attempts: 2,
+        function_timeout: Duration::from_secs(3),
     };
     pub const MANAGEMENT: Self = Self {
         connect: Duration::from_secs(1),
         attempt: Duration::from_secs(3),
         operation: Duration::from_secs(8),
         max_attempts: 3,
+        function_timeout: Duration::from_secs(12),
     };
+
+    /// The budget a function binary runs with: the authorizer's, or the management one.
+    pub fn of_function(function: &str) -> Self {
+        if function == crate::routes::AUTHORIZER_FUNCTION {
+            Self::AUTHORIZER
+        } else {
+            Self::MANAGEMENT
+        }
+    }
 }
 
 /// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`,
@@ -101,7 +120,7 @@ pub async fn load_pepper(sdk: &SdkConfig, source: &PepperSource) -> Result<Peppe
 
 /// The pepper as configured in the environment (`API_KEY_PEPPER_SECRET_ID`, or `API_KEY_PEPPER`
 /// for local runs), for a function's start-up.
-pub async fn pepper_from_env(sdk: &SdkConfig) -> Result<Pepper, lambda_http::Error> {
+pub async fn pepper_from_env(sdk: &SdkConfig) -> Result<Pepper, Failure> {
     let source = PepperSource::from_env()?;
     Ok(load_pepper(sdk, &source).await?)
 }
@@ -147,6 +166,23 @@ mod request_counter {
         ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
             self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deadline::ANSWER_MARGIN;
+
+    #[test]
+    fn a_whole_sdk_operation_and_the_answer_margin_fit_in_the_function_timeout() {
+        for budget in [Budget::AUTHORIZER, Budget::MANAGEMENT] {
+            assert!(budget.attempt <= budget.operation, "{budget:?}");
+            assert!(
+                budget.operation + ANSWER_MARGIN < budget.function_timeout,
+                "{budget:?}"
+            );
         }
     }
 }

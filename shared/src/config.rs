@@ -11,6 +11,20 @@ use crate::api_key::KeyMode;
 /// in a roll's grace window at once (a rolled key verifies until its window ends).
 pub const MAX_KEYS_CEILING: u32 = (crate::store::LIVE_KEYS_MAX / 2) as u32;
 
+// What each variable accepts. The SAM template's parameters carry the same bounds (MinValue,
+// MaxValue, AllowedValues, AllowedPattern; tests/tests/deployment/safety.rs compares them), so
+// that a stack cannot deploy a value every function would then refuse at cold start.
+pub const MAX_KEYS_PER_APPLICATION_RANGE: std::ops::RangeInclusive<u32> = 1..=MAX_KEYS_CEILING;
+pub const MAX_APPLICATIONS_PER_MERCHANT_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
+pub const KEY_MODES: [&str; 2] = ["live", "test"];
+/// 1 to 256 printable ASCII characters without spaces: `merchant_id`, `custom:merchant_id`,
+/// `https://example.com/merchant_id` (a namespaced claim).
+pub const MERCHANT_CLAIM_PATTERN: &str = "^[!-~]{1,256}$";
+
+fn is_claim_name(name: &str) -> bool {
+    (1..=256).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_graphic())
+}
+
 #[derive(thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("configuration: {name} is required but not set")]
@@ -83,16 +97,22 @@ impl Config {
         let merchant_claim = vars
             .optional("MERCHANT_CLAIM")
             .unwrap_or_else(|| "merchant_id".into());
+        if !is_claim_name(&merchant_claim) {
+            return Err(ConfigError::Invalid {
+                name: "MERCHANT_CLAIM",
+                reason: "expected 1 to 256 printable ASCII characters without spaces".into(),
+            });
+        }
         let defaults = Limits::default();
         let max_keys_per_application = vars.number(
             "MAX_KEYS_PER_APPLICATION",
             defaults.max_keys_per_application,
-            1..=MAX_KEYS_CEILING,
+            MAX_KEYS_PER_APPLICATION_RANGE,
         )?;
         let max_applications_per_merchant = vars.number(
             "MAX_APPLICATIONS_PER_MERCHANT",
             defaults.max_applications_per_merchant,
-            1..=1_000_000,
+            MAX_APPLICATIONS_PER_MERCHANT_RANGE,
         )?;
         let key_mode = match vars.optional("KEY_MODE").as_deref() {
             None | Some("live") => KeyMode::Live,
@@ -217,7 +237,10 @@ mod tests {
             ("MAX_KEYS_PER_APPLICATION", "49"),
             ("MAX_KEYS_PER_APPLICATION", "ten"),
             ("MAX_APPLICATIONS_PER_MERCHANT", "-1"),
+            ("MAX_APPLICATIONS_PER_MERCHANT", "1000001"),
             ("KEY_MODE", "prod"),
+            ("MERCHANT_CLAIM", "merchant id"),
+            ("MERCHANT_CLAIM", &"c".repeat(257)),
         ] {
             let err =
                 Config::from_lookup(lookup(&[("TABLE_NAME", "t"), (name, value)])).unwrap_err();

@@ -54,3 +54,19 @@ pub enum StoreError {
     #[error("stored item is malformed: {0}")]
     CorruptItem(String),
 }
+
+/// An error and every source under it, on one line: what a log line needs to tell a throttled
+/// request from a missing table. (Never shown to a caller.)
+pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

@@ -7,11 +7,12 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::deadline::{Deadline, DeadlineExceeded};
 use crate::domain::{
     Application, ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
     Page, PageRequest, APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
 };
-use crate::error::{FieldError, StoreError};
+use crate::error::{ErrorChain, FieldError, StoreError};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -27,25 +28,12 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The handler's own deadline passed (`deadline::Deadline`): answered before Lambda's timeout.
+    #[error("the request did not finish before the handler's deadline")]
+    DeadlineExceeded,
     /// A response value that JSON cannot express (a map with non-string keys): a bug.
     #[error("the response could not be serialized")]
     Unserializable,
-}
-
-/// An error and every source under it, on one line: what the log needs to tell a throttled
-/// request from a missing table.
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
-    }
 }
 
 /// What a 404 did not find.
@@ -153,6 +141,12 @@ impl ApiError {
                 "Temporarily unavailable",
                 "The service is briefly unable to handle the request; retry it.".into(),
             ),
+            Self::DeadlineExceeded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "Temporarily unavailable",
+                "The request could not be completed in time; retry it.".into(),
+            ),
             Self::Store(S::Backend(_) | S::CorruptItem(_)) | Self::Unserializable => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -213,15 +207,18 @@ fn not_found(what: Missing) -> (StatusCode, &'static str, &'static str, String) 
     )
 }
 
-/// Runs a handler body and turns its error, if any, into the problem response. Handlers
-/// therefore always answer with a response.
+/// Runs a handler body until the request's deadline (`Deadline::for_request`) and turns its
+/// error, if any, into the problem response. Handlers therefore always answer with a response,
+/// and answer it before Lambda's timeout.
 pub async fn respond<F>(request: &Request, work: F) -> Result<Response<Body>, lambda_http::Error>
 where
     F: std::future::Future<Output = Result<Response<Body>, ApiError>>,
 {
-    Ok(match work.await {
-        Ok(response) => response,
-        Err(err) => err.into_response(&request_id(request)),
+    let outcome = Deadline::for_request(request).run(work).await;
+    Ok(match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => err.into_response(&request_id(request)),
+        Err(DeadlineExceeded) => ApiError::DeadlineExceeded.into_response(&request_id(request)),
     })
 }
 

@@ -1,6 +1,7 @@
 //! The API's routes: one list that the local gateway serves, that `cargo lambda watch`'s router
 //! metadata and the SAM template must match (a test checks both), and that names the function
-//! binary behind each route.
+//! binary behind each route. Also the scope rule of the management routes, which the local
+//! gateway enforces and the template's `AuthorizationScopes` are checked against.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guard {
@@ -21,9 +22,35 @@ pub struct Route {
     pub guard: Guard,
 }
 
+/// What a management route does with the merchant's data, for the scope it requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `GET`: the read scope or the write scope.
+    Read,
+    /// Every other method: the write scope.
+    Write,
+}
+
 impl Route {
     pub fn route_key(&self) -> String {
         format!("{} {}", self.method, self.path)
+    }
+
+    pub fn access(&self) -> Access {
+        if self.method == "GET" {
+            Access::Read
+        } else {
+            Access::Write
+        }
+    }
+
+    /// The OAuth scopes of which a token must carry at least one to call this route (API
+    /// Gateway's `AuthorizationScopes` semantics); empty when it needs none.
+    pub fn required_scopes<'a>(&self, scopes: &'a Scopes) -> Vec<&'a str> {
+        match self.guard {
+            Guard::Jwt => scopes.required(self.access()),
+            Guard::ApiKey => Vec::new(),
+        }
     }
 
     /// The path parameters when `method` and `path` match this route.
@@ -58,6 +85,54 @@ impl Route {
 }
 
 pub const AUTHORIZER_FUNCTION: &str = "authorizer";
+
+/// The scope names the management routes require (`JWT_READ_SCOPE`, `JWT_WRITE_SCOPE`; the
+/// template's `JwtReadScope`, `JwtWriteScope`). An empty name turns its requirement off; an empty
+/// write scope turns both off, since a token that may change applications may also read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scopes {
+    pub read: String,
+    pub write: String,
+}
+
+impl Default for Scopes {
+    fn default() -> Self {
+        Self {
+            read: "applications:read".into(),
+            write: "applications:write".into(),
+        }
+    }
+}
+
+impl Scopes {
+    /// `JWT_READ_SCOPE` and `JWT_WRITE_SCOPE`: unset takes the default, set but empty turns the
+    /// requirement off.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let defaults = Self::default();
+        Self {
+            read: lookup("JWT_READ_SCOPE").map_or(defaults.read, |v| v.trim().to_owned()),
+            write: lookup("JWT_WRITE_SCOPE").map_or(defaults.write, |v| v.trim().to_owned()),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn required(&self, access: Access) -> Vec<&str> {
+        match access {
+            _ if self.write.is_empty() => Vec::new(),
+            Access::Write => vec![self.write.as_str()],
+            Access::Read if self.read.is_empty() => Vec::new(),
+            Access::Read => vec![self.read.as_str(), self.write.as_str()],
+        }
+    }
+
+    /// Whether a token carrying `granted` may call a route that requires one of `required`.
+    pub fn allow(required: &[&str], granted: &[&str]) -> bool {
+        required.is_empty() || required.iter().any(|scope| granted.contains(scope))
+    }
+}
 
 pub const ROUTES: &[Route] = &[
     Route {
@@ -133,5 +208,48 @@ mod tests {
             find("GET", "/api/v1/applications").unwrap().0.route_key(),
             "GET /api/v1/applications"
         );
+    }
+
+    #[test]
+    fn reading_takes_the_read_or_write_scope_changing_takes_the_write_scope() {
+        let scopes = Scopes::default();
+        let list = find("GET", "/api/v1/applications").unwrap().0;
+        let create = find("POST", "/api/v1/applications").unwrap().0;
+        let pay = find("POST", "/api/v1/payments/charges").unwrap().0;
+        assert_eq!(
+            list.required_scopes(&scopes),
+            ["applications:read", "applications:write"]
+        );
+        assert_eq!(create.required_scopes(&scopes), ["applications:write"]);
+        assert!(pay.required_scopes(&scopes).is_empty());
+        for route in ROUTES.iter().filter(|r| r.guard == Guard::Jwt) {
+            let read_only = Scopes::allow(&route.required_scopes(&scopes), &["applications:read"]);
+            assert_eq!(read_only, route.method == "GET", "{}", route.route_key());
+            assert!(Scopes::allow(
+                &route.required_scopes(&scopes),
+                &["openid", "applications:write"]
+            ));
+            assert!(!Scopes::allow(&route.required_scopes(&scopes), &[]));
+        }
+    }
+
+    #[test]
+    fn an_empty_scope_name_turns_its_requirement_off() {
+        let vars = |read: Option<&str>, write: Option<&str>| {
+            Scopes::from_lookup(move |name| match name {
+                "JWT_READ_SCOPE" => read.map(str::to_owned),
+                "JWT_WRITE_SCOPE" => write.map(str::to_owned),
+                _ => None,
+            })
+        };
+        assert_eq!(vars(None, None), Scopes::default());
+        let no_read = vars(Some(""), None);
+        assert!(no_read.required(Access::Read).is_empty());
+        assert_eq!(no_read.required(Access::Write), ["applications:write"]);
+        let no_write = vars(None, Some(" "));
+        assert!(no_write.required(Access::Read).is_empty());
+        assert!(no_write.required(Access::Write).is_empty());
+        let custom = vars(Some("r"), Some("w"));
+        assert_eq!(custom.required(Access::Read), ["r", "w"]);
     }
 }

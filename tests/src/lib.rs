@@ -3,7 +3,9 @@
 //! `AWS_ENDPOINT_URL` is unset and credentials are present — and drives the functions' own
 //! handlers with real API Gateway HTTP API (payload 2.0) events.
 
+pub mod cloudformation;
 pub mod openapi;
+pub mod permissions;
 
 use std::collections::HashMap;
 
@@ -130,7 +132,7 @@ impl TestApi {
     pub async fn authorize(
         verifier: &KeyVerifier,
         authorization: Option<&str>,
-    ) -> Result<authorizer::Response, lambda_runtime::Error> {
+    ) -> Result<authorizer::Response, appkeys::failure::Failure> {
         authorizer::handler(
             verifier,
             lambda_runtime::LambdaEvent::new(authorizer_event(authorization), Default::default()),
@@ -169,15 +171,27 @@ impl TestApi {
     /// Serves this test's API on a random loopback port, as `scripts/dev` does; returns its base
     /// URL and the JWT settings it accepts.
     pub async fn spawn_gateway(&self) -> (String, local_gateway::JwtSettings) {
+        self.spawn_gateway_with(local_gateway::Cors::default(), Default::default())
+            .await
+    }
+
+    /// The same, with a CORS configuration and the scope names the routes require.
+    pub async fn spawn_gateway_with(
+        &self,
+        cors: local_gateway::Cors,
+        scopes: appkeys::routes::Scopes,
+    ) -> (String, local_gateway::JwtSettings) {
         let jwt = local_gateway::JwtSettings::new(
             "https://issuer.test",
             "applications-api",
             b"gateway test secret",
             &self.api.config.merchant_claim,
-        );
+        )
+        .with_scopes(scopes);
         let gateway = std::sync::Arc::new(local_gateway::Gateway {
             functions: self.functions(),
             jwt: jwt.clone(),
+            cors,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -384,6 +384,8 @@ async fn a_closed_dynamodb_endpoint_is_an_error_not_an_allow_within_the_bound() 
         "took {:?}",
         started.elapsed()
     );
+    // Reported to Lambda with a stable type, which the dashboard and log queries group by.
+    assert_eq!(result.unwrap_err().error_type, "DynamoDbUnavailable");
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use api_tests::{http, TestApi, MERCHANT};
+use appkeys::routes::{Guard, Scopes, ROUTES};
+use local_gateway::Cors;
 use serde_json::json;
 
 fn now() -> u64 {
@@ -124,7 +126,7 @@ async fn management_jwt_failures_are_401_like_api_gateway() {
     let (base, jwt) = t.spawn_gateway().await;
     let url = format!("{base}/api/v1/applications");
     let claims = |patch: serde_json::Value| {
-        let mut c = json!({"sub": "u", "merchant_id": MERCHANT, "iss": jwt.issuer, "aud": jwt.audience, "iat": now(), "exp": now() + 600});
+        let mut c = json!({"sub": "u", "merchant_id": MERCHANT, "iss": jwt.issuer, "aud": jwt.audience, "iat": now(), "exp": now() + 600, "scope": "applications:read"});
         for (k, v) in patch.as_object().unwrap() {
             if v.is_null() {
                 c.as_object_mut().unwrap().remove(k);
@@ -305,4 +307,258 @@ async fn an_authorizer_failure_is_a_500_never_an_allow() {
         (r.status, r.json.clone()),
         (500, json!({"message": "Internal Server Error"}))
     );
+}
+
+/// Every management route of the route table, with real ids in its path: (method, url).
+fn management_calls(base: &str, app: &str) -> Vec<(&'static str, String)> {
+    ROUTES
+        .iter()
+        .filter(|route| route.guard == Guard::Jwt)
+        .map(|route| {
+            let path = route
+                .path
+                .replace("{id}", app)
+                .replace("{keyId}", &uuid::Uuid::now_v7().to_string());
+            (route.method, format!("{base}{path}"))
+        })
+        .collect()
+}
+
+/// Whether the gateway refused the call for its scope (403 `{"message":"Forbidden"}`) rather
+/// than passing it to the function.
+async fn refused_for_scope(method: &str, url: &str, token: &str) -> bool {
+    let r = http(
+        method,
+        url,
+        &[("authorization", &format!("Bearer {token}"))],
+        Some("{}"),
+    )
+    .await;
+    let refused = r.status == 403;
+    if refused {
+        assert_eq!(r.json, json!({"message": "Forbidden"}), "{method} {url}");
+    }
+    refused
+}
+
+#[tokio::test]
+async fn management_routes_require_the_read_or_write_scope_like_the_template() {
+    let t = TestApi::new().await;
+    let (base, jwt) = t.spawn_gateway().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let claims = |scope_claims: serde_json::Value| {
+        let mut c = json!({"sub": "u", "merchant_id": MERCHANT, "iss": jwt.issuer, "aud": jwt.audience, "exp": now() + 600});
+        for (k, v) in scope_claims.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        jwt.sign(&c)
+    };
+    let both = jwt.issue(MERCHANT, 600);
+    let read = jwt.issue_with_scopes(MERCHANT, 600, &["applications:read"]);
+    let write = jwt.issue_with_scopes(MERCHANT, 600, &["applications:write"]);
+    let none = jwt.issue_with_scopes(MERCHANT, 600, &[]);
+    let id_token_like = claims(json!({"scope": "openid profile email"}));
+    let scp_read = claims(json!({"scp": ["applications:read"]}));
+    let scp_string_write = claims(json!({"scp": "openid applications:write"}));
+    let calls = management_calls(&base, &app);
+    assert_eq!(calls.len(), 5, "every management route is exercised");
+    for (method, url) in &calls {
+        let reading = *method == "GET";
+        assert!(
+            !refused_for_scope(method, url, &both).await,
+            "{method} {url}"
+        );
+        assert!(
+            !refused_for_scope(method, url, &write).await,
+            "{method} {url}"
+        );
+        assert!(!refused_for_scope(method, url, &scp_string_write).await);
+        assert_eq!(
+            refused_for_scope(method, url, &read).await,
+            !reading,
+            "{method} {url}"
+        );
+        assert_eq!(refused_for_scope(method, url, &scp_read).await, !reading);
+        assert!(
+            refused_for_scope(method, url, &none).await,
+            "{method} {url}"
+        );
+        assert!(refused_for_scope(method, url, &id_token_like).await);
+    }
+
+    // Empty scope names turn the requirement off, as in the template.
+    let (open_base, open_jwt) = t
+        .spawn_gateway_with(
+            Cors::default(),
+            Scopes {
+                read: String::new(),
+                write: String::new(),
+            },
+        )
+        .await;
+    let none = open_jwt.issue_with_scopes(MERCHANT, 600, &[]);
+    for (method, url) in management_calls(&open_base, &app) {
+        assert!(
+            !refused_for_scope(method, &url, &none).await,
+            "{method} {url}"
+        );
+    }
+    // Without a read scope, reading needs none but writing still needs the write scope.
+    let (base, jwt) = t
+        .spawn_gateway_with(
+            Cors::default(),
+            Scopes {
+                read: String::new(),
+                write: "w".into(),
+            },
+        )
+        .await;
+    let none = jwt.issue_with_scopes(MERCHANT, 600, &[]);
+    for (method, url) in management_calls(&base, &app) {
+        assert_eq!(
+            refused_for_scope(method, &url, &none).await,
+            method != "GET"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cognito_access_token_is_matched_by_client_id_when_it_has_no_aud() {
+    let t = TestApi::new().await;
+    let (base, jwt) = t.spawn_gateway().await;
+    let url = format!("{base}/api/v1/applications");
+    let token = |audience: serde_json::Value| {
+        let mut c = json!({"sub": "u", "merchant_id": MERCHANT, "iss": jwt.issuer, "exp": now() + 600,
+            "token_use": "access", "scope": "applications:read"});
+        for (k, v) in audience.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        format!("Bearer {}", jwt.sign(&c))
+    };
+    let status = |header: String| {
+        let url = url.clone();
+        async move {
+            http("GET", &url, &[("authorization", &header)], None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(status(token(json!({"client_id": jwt.audience}))).await, 200);
+    assert_eq!(
+        status(token(json!({"client_id": "another-client"}))).await,
+        401
+    );
+    // With an aud, API Gateway checks the aud and not the client_id.
+    assert_eq!(
+        status(token(
+            json!({"aud": "someone-else", "client_id": jwt.audience})
+        ))
+        .await,
+        401
+    );
+    assert_eq!(
+        status(token(json!({"aud": [jwt.audience.clone(), "x"]}))).await,
+        200
+    );
+    assert_eq!(
+        status(token(json!({}))).await,
+        401,
+        "neither aud nor client_id"
+    );
+}
+
+#[tokio::test]
+async fn cors_preflights_are_answered_by_the_gateway_for_the_allowed_origins_only() {
+    let t = TestApi::new().await;
+    let dashboard = "https://dashboard.example.com";
+    let (base, jwt) = t
+        .spawn_gateway_with(Cors::new([dashboard]), Scopes::default())
+        .await;
+    let preflight = |origin: &'static str, path: &'static str| {
+        let url = format!("{base}{path}");
+        async move {
+            http(
+                "OPTIONS",
+                &url,
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "POST"),
+                    (
+                        "access-control-request-headers",
+                        "authorization,content-type,idempotency-key",
+                    ),
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    // No JWT needed: the preflight never reaches the authorizer.
+    let allowed = preflight(dashboard, "/api/v1/applications").await;
+    assert_eq!(allowed.status, 204, "{}", allowed.body);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some(dashboard)
+    );
+    let methods = allowed.header("access-control-allow-methods").unwrap();
+    for method in ["GET", "POST", "PATCH", "DELETE"] {
+        assert!(methods.split(',').any(|m| m == method), "{methods}");
+    }
+    let headers = allowed.header("access-control-allow-headers").unwrap();
+    for header in ["authorization", "content-type", "idempotency-key"] {
+        assert!(headers.split(',').any(|h| h == header), "{headers}");
+    }
+    assert!(allowed.header("access-control-max-age").is_some());
+    let other = preflight("https://evil.example", "/api/v1/applications").await;
+    assert_eq!(other.status, 204);
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    // The payment route (ANY) takes its own preflights, and its authorizer refuses them.
+    assert_eq!(
+        preflight(dashboard, "/api/v1/payments/charges")
+            .await
+            .status,
+        401
+    );
+
+    // The call itself: CORS headers for the allowed origin, with Location readable.
+    let token = format!("Bearer {}", jwt.issue(MERCHANT, 600));
+    let created = http(
+        "POST",
+        &format!("{base}/api/v1/applications"),
+        &[("authorization", &token), ("origin", dashboard)],
+        Some(r#"{"name": "From the dashboard"}"#),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.header("access-control-allow-origin"),
+        Some(dashboard)
+    );
+    let exposed = created.header("access-control-expose-headers").unwrap();
+    assert!(exposed.split(',').any(|h| h == "location"), "{exposed}");
+    let foreign = http(
+        "GET",
+        &format!("{base}/api/v1/applications"),
+        &[
+            ("authorization", &token),
+            ("origin", "https://evil.example"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+
+    // Without CORS configured there is no preflight answer at all.
+    let (plain, _) = t.spawn_gateway().await;
+    let r = http(
+        "OPTIONS",
+        &format!("{plain}/api/v1/applications"),
+        &[
+            ("origin", dashboard),
+            ("access-control-request-method", "POST"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.json), (404, json!({"message": "Not Found"})));
 }

@@ -3,21 +3,24 @@
 
 use appkeys::api_key::loggable_prefix;
 use appkeys::authorize::{Decision, KeyVerifier};
+use appkeys::failure::Failure;
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
 pub type Request = ApiGatewayV2CustomAuthorizerV2Request;
 pub type Response = ApiGatewayV2CustomAuthorizerSimpleResponse<Value>;
 
 /// Allows only an active key of an enabled application. When DynamoDB cannot answer, returns an
-/// error (API Gateway answers 500): it fails closed, never open.
+/// error (API Gateway answers 500): it fails closed, never open. The error reaches Lambda with a
+/// stable `errorType` (`DynamoDbRequestFailed`, …), and its log line carries the same word as
+/// `reason`, so the dashboard counts errors by type beside the allow/deny reasons.
 pub async fn handler(
     verifier: &KeyVerifier,
     event: LambdaEvent<Request>,
-) -> Result<Response, Error> {
+) -> Result<Response, Failure> {
     let authorization = event
         .payload
         .headers
@@ -29,8 +32,15 @@ pub async fn handler(
     let decision = match verifier.verify(authorization).await {
         Ok(decision) => decision,
         Err(err) => {
-            tracing::error!(key_prefix, decision = "error", error = %err, "authorization could not be decided");
-            return Err(Box::new(err));
+            let failure = Failure::from(err);
+            tracing::error!(
+                key_prefix,
+                decision = "error",
+                reason = failure.error_type,
+                error = %failure.message,
+                "authorization could not be decided"
+            );
+            return Err(failure);
         }
     };
     let mut response = Response::default();

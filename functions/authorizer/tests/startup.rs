@@ -10,7 +10,7 @@ fn start(envs: &[(&str, &str)]) -> (bool, String, Duration) {
         .env_remove("TABLE_NAME")
         .env_remove("API_KEY_PEPPER")
         .env_remove("API_KEY_PEPPER_SECRET_ID")
-        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached: start-up fails first
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // nothing listens: the failure report is refused
         .env(
             "AWS_REGION",
             std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),

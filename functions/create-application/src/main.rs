@@ -3,7 +3,7 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     appkeys::telemetry::init();
-    let api = appkeys::Api::from_env().await?;
+    let api = appkeys::failure::at_start(appkeys::Api::from_env().await).await?;
     run(service_fn(|request| {
         create_application::handler(&api, request)
     }))

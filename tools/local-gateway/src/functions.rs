@@ -26,19 +26,25 @@ impl Functions {
         }
     }
 
-    /// Runs the named HTTP function on an API Gateway payload-2.0 request.
+    /// Runs the named HTTP function on an API Gateway payload-2.0 request. Each handler's future
+    /// is boxed: unoptimised (debug) builds would otherwise lay every arm's future out on the
+    /// stack of one frame, and the test threads' 2 MiB stacks overflowed.
     pub async fn invoke(
         &self,
         function: &str,
         request: Request,
     ) -> Result<Response<Body>, lambda_http::Error> {
         match function {
-            "create-application" => create_application::handler(&self.api, request).await,
-            "list-applications" => list_applications::handler(&self.api, request).await,
-            "set-application-status" => set_application_status::handler(&self.api, request).await,
-            "create-api-key" => create_api_key::handler(&self.api, &self.pepper, request).await,
-            "revoke-api-key" => revoke_api_key::handler(&self.api, request).await,
-            "payments-echo" => payments_echo::handler(request).await,
+            "create-application" => Box::pin(create_application::handler(&self.api, request)).await,
+            "list-applications" => Box::pin(list_applications::handler(&self.api, request)).await,
+            "set-application-status" => {
+                Box::pin(set_application_status::handler(&self.api, request)).await
+            }
+            "create-api-key" => {
+                Box::pin(create_api_key::handler(&self.api, &self.pepper, request)).await
+            }
+            "revoke-api-key" => Box::pin(revoke_api_key::handler(&self.api, request)).await,
+            "payments-echo" => Box::pin(payments_echo::handler(request)).await,
             other => Err(Box::new(UnknownFunction(other.to_owned()))),
         }
     }
@@ -47,7 +53,7 @@ impl Functions {
     pub async fn authorize(
         &self,
         event: authorizer::Request,
-    ) -> Result<authorizer::Response, lambda_runtime::Error> {
+    ) -> Result<authorizer::Response, appkeys::failure::Failure> {
         authorizer::handler(
             &self.verifier,
             lambda_runtime::LambdaEvent::new(event, Default::default()),

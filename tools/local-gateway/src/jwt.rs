@@ -1,10 +1,13 @@
 //! Management-route tokens, checked as API Gateway's HTTP API JWT authorizer checks them:
-//! signature, required `exp`, `nbf` when present, `iss` and `aud`. Locally the key is a shared
-//! HS256 secret instead of the issuer's JWKS, and HS256 is the only algorithm accepted.
+//! signature, required `exp`, `nbf` when present, `iss`, and `aud` (or, for a token without
+//! `aud` such as a Cognito access token, `client_id`); then the route's scopes (`scope` or `scp`).
+//! Locally the key is a shared HS256 secret instead of the issuer's JWKS, and HS256 is the only
+//! algorithm accepted.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use appkeys::routes::Scopes;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Map, Value};
 
@@ -19,6 +22,16 @@ pub struct JwtSettings {
     pub audience: String,
     secret: Vec<u8>,
     pub merchant_claim: String,
+    /// What the routes require (`JWT_READ_SCOPE`, `JWT_WRITE_SCOPE`), as the template configures
+    /// the HTTP API's routes.
+    pub scopes: Scopes,
+}
+
+/// A token the authorizer accepted: its claims as API Gateway passes them on, and its scopes.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: HashMap<String, String>,
+    pub scopes: Vec<String>,
 }
 
 impl JwtSettings {
@@ -28,10 +41,17 @@ impl JwtSettings {
             audience: audience.to_owned(),
             secret: secret.to_vec(),
             merchant_claim: merchant_claim.to_owned(),
+            scopes: Scopes::default(),
         }
     }
 
-    /// `JWT_ISSUER`, `JWT_AUDIENCE`, `LOCAL_JWT_SECRET` and `MERCHANT_CLAIM`, with local defaults.
+    pub fn with_scopes(mut self, scopes: Scopes) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// `JWT_ISSUER`, `JWT_AUDIENCE`, `LOCAL_JWT_SECRET`, `MERCHANT_CLAIM`, `JWT_READ_SCOPE` and
+    /// `JWT_WRITE_SCOPE`, with local defaults.
     pub fn from_env() -> Self {
         let var = |name: &str, default: &str| {
             std::env::var(name)
@@ -45,10 +65,12 @@ impl JwtSettings {
             var("LOCAL_JWT_SECRET", DEFAULT_SECRET).as_bytes(),
             &var("MERCHANT_CLAIM", "merchant_id"),
         )
+        .with_scopes(Scopes::from_env())
     }
 
-    /// The claims API Gateway would pass on, all as strings, or `None` (401).
-    pub fn verify(&self, authorization: Option<&str>) -> Option<HashMap<String, String>> {
+    /// The claims API Gateway would pass on, all as strings, and the token's scopes; or `None`
+    /// (401).
+    pub fn verify(&self, authorization: Option<&str>) -> Option<Verified> {
         let header = authorization?;
         let token = match header.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
@@ -56,26 +78,53 @@ impl JwtSettings {
         };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        // The audience is checked below: `aud`, or `client_id` when there is no `aud`.
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "iss"]);
         validation.validate_nbf = true;
         validation.leeway = 0;
-        let data = decode::<Map<String, Value>>(
+        let claims = decode::<Map<String, Value>>(
             token,
             &DecodingKey::from_secret(&self.secret),
             &validation,
         )
-        .ok()?;
-        Some(
-            data.claims
+        .ok()?
+        .claims;
+        if !self.addressed_to_us(&claims) {
+            return None;
+        }
+        let scopes = token_scopes(&claims);
+        Some(Verified {
+            claims: claims
                 .into_iter()
                 .map(|(name, value)| (name, claim_string(value)))
                 .collect(),
-        )
+            scopes,
+        })
     }
 
-    /// A token this gateway accepts, for `merchant`, valid for `ttl_seconds`.
+    /// API Gateway checks `aud`; only a token without `aud` (a Cognito access token) is checked
+    /// by its `client_id` instead.
+    fn addressed_to_us(&self, claims: &Map<String, Value>) -> bool {
+        match claims.get("aud") {
+            Some(Value::String(audience)) => *audience == self.audience,
+            Some(Value::Array(audiences)) => audiences
+                .iter()
+                .any(|a| a.as_str() == Some(self.audience.as_str())),
+            Some(_) => false,
+            None => claims.get("client_id").and_then(Value::as_str) == Some(self.audience.as_str()),
+        }
+    }
+
+    /// A token this gateway accepts, for `merchant`, valid for `ttl_seconds`, with both scopes
+    /// (read and write): it may call every route.
     pub fn issue(&self, merchant: &str, ttl_seconds: u64) -> String {
+        let scopes = [self.scopes.read.as_str(), self.scopes.write.as_str()];
+        self.issue_with_scopes(merchant, ttl_seconds, &scopes)
+    }
+
+    /// A token for `merchant` carrying exactly `scopes` (empty names are left out).
+    pub fn issue_with_scopes(&self, merchant: &str, ttl_seconds: u64, scopes: &[&str]) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("clock after 1970")
@@ -89,6 +138,10 @@ impl JwtSettings {
             "exp": now + ttl_seconds,
         });
         claims[&self.merchant_claim] = json!(merchant);
+        let scope: Vec<&str> = scopes.iter().copied().filter(|s| !s.is_empty()).collect();
+        if !scope.is_empty() {
+            claims["scope"] = json!(scope.join(" "));
+        }
         self.sign(&claims)
     }
 
@@ -100,6 +153,22 @@ impl JwtSettings {
             &EncodingKey::from_secret(&self.secret),
         )
         .expect("HS256 signs")
+    }
+}
+
+/// The token's scopes, as API Gateway reads them: `scope` (space-separated, RFC 8693) or `scp`
+/// (a list, or a space-separated string).
+fn token_scopes(claims: &Map<String, Value>) -> Vec<String> {
+    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect();
+    match (claims.get("scope"), claims.get("scp")) {
+        (Some(Value::String(scope)), _) => words(scope),
+        (_, Some(Value::String(scp))) => words(scp),
+        (_, Some(Value::Array(scp))) => scp
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

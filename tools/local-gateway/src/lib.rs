@@ -1,11 +1,13 @@
 //! A local stand-in for API Gateway (HTTP API): it serves the routes of `appkeys::routes`,
-//! checks management JWTs as the HTTP API JWT authorizer would, runs the API-key authorizer in
-//! front of the payment routes, builds the same payload-2.0 events API Gateway builds, and runs
-//! the functions' own handlers in-process.
+//! checks management JWTs and their scopes as the HTTP API JWT authorizer would, runs the API-key
+//! authorizer in front of the payment routes, answers CORS as the API's CORS configuration
+//! would, builds the same payload-2.0 events API Gateway builds, and runs the functions' own
+//! handlers in-process.
 //!
 //! It lives under `tools/`, not `functions/`: it is never deployed; in AWS, API Gateway does
 //! its job.
 
+pub mod cors;
 pub mod functions;
 pub mod jwt;
 
@@ -14,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use appkeys::routes::{self, Guard, Route};
+use appkeys::routes::{self, Guard, Route, Scopes};
 use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -24,6 +26,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
+pub use cors::Cors;
 pub use functions::Functions;
 pub use jwt::JwtSettings;
 
@@ -33,6 +36,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub struct Gateway {
     pub functions: Functions,
     pub jwt: JwtSettings,
+    pub cors: Cors,
 }
 
 impl Gateway {
@@ -60,6 +64,18 @@ impl Gateway {
         request: Request<Incoming>,
         peer: SocketAddr,
     ) -> Response<Full<Bytes>> {
+        let origin = request
+            .headers()
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut response = self.route(request, peer).await;
+        self.cors
+            .response_headers(origin.as_deref(), response.headers_mut());
+        response
+    }
+
+    async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -69,12 +85,30 @@ impl Gateway {
         let Some((route, parameters)) =
             routes::find(incoming.parts.method.as_str(), incoming.parts.uri.path())
         else {
+            if self
+                .cors
+                .is_preflight(&incoming.parts.method, &incoming.parts.headers)
+            {
+                let mut response = Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                self.cors
+                    .preflight_headers(incoming.header("origin"), response.headers_mut());
+                return response;
+            }
             return message(StatusCode::NOT_FOUND, "Not Found");
         };
         let authorization = incoming.header("authorization");
         let authorizer = match route.guard {
             Guard::Jwt => match self.jwt.verify(authorization) {
-                Some(claims) => json!({ "jwt": { "claims": claims, "scopes": null } }),
+                Some(token) => {
+                    let granted: Vec<&str> = token.scopes.iter().map(String::as_str).collect();
+                    if !Scopes::allow(&route.required_scopes(&self.jwt.scopes), &granted) {
+                        // A valid token without the route's scope: API Gateway's 403.
+                        return message(StatusCode::FORBIDDEN, "Forbidden");
+                    }
+                    let scopes = (!token.scopes.is_empty()).then_some(token.scopes);
+                    json!({ "jwt": { "claims": token.claims, "scopes": scopes } })
+                }
                 None => return message(StatusCode::UNAUTHORIZED, "Unauthorized"),
             },
             Guard::ApiKey => {
@@ -352,6 +386,7 @@ pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
     Ok(Gateway {
         functions,
         jwt: JwtSettings::from_env(),
+        cors: Cors::from_env(),
     })
 }
 

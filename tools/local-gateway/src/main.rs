@@ -1,6 +1,8 @@
 //! `local-gateway [serve]`            serve the API on PORT (default 3000)
 //! `local-gateway setup`              create the table and pepper secret if absent
-//! `local-gateway token --merchant M [--ttl SECONDS]`   print a JWT the gateway accepts
+//! `local-gateway token [--merchant M] [--ttl SECONDS] [--scope S]...`   print a JWT the gateway
+//!                                    accepts: with the read and write scopes, or exactly the
+//!                                    `--scope`s given (`--scope ""` for none)
 
 use std::sync::Arc;
 
@@ -22,7 +24,15 @@ async fn main() -> Result<(), lambda_http::Error> {
                 .map(|t| t.parse())
                 .transpose()?
                 .unwrap_or(3600);
-            println!("{}", JwtSettings::from_env().issue(&merchant, ttl));
+            let jwt = JwtSettings::from_env();
+            let scopes = flags(&args, "--scope");
+            let token = if scopes.is_empty() {
+                jwt.issue(&merchant, ttl)
+            } else {
+                let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                jwt.issue_with_scopes(&merchant, ttl, &scopes)
+            };
+            println!("{token}");
             Ok(())
         }
         Some(other) => Err(format!("unknown command `{other}`: use serve, setup or token").into()),
@@ -30,10 +40,22 @@ async fn main() -> Result<(), lambda_http::Error> {
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
+    flags(args, name).into_iter().next()
+}
+
+/// Every value of a repeatable flag (`--scope a --scope b`); a value may hold several words.
+fn flags(args: &[String], name: &str) -> Vec<String> {
+    args.windows(2)
+        .filter(|pair| pair[0] == name)
+        .flat_map(|pair| {
+            let words: Vec<String> = pair[1].split_whitespace().map(str::to_owned).collect();
+            if words.is_empty() {
+                vec![String::new()]
+            } else {
+                words
+            }
+        })
+        .collect()
 }
 
 async fn serve() -> Result<(), lambda_http::Error> {

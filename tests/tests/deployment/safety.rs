@@ -1,0 +1,322 @@
+//! What keeps a deployment safe: retained secrets, parameters the functions accept, throttling,
+//! timeouts that fit the budgets, least privilege.
+
+use super::*;
+
+#[test]
+fn the_pepper_and_the_table_outlive_the_stack() {
+    let stack = echo_mode();
+    for kind in ["AWS::SecretsManager::Secret", "AWS::DynamoDB::Table"] {
+        let found = stack.of_type(kind);
+        assert!(!found.is_empty(), "{kind}");
+        for (id, resource) in found {
+            assert_eq!(resource["DeletionPolicy"], "Retain", "{id}");
+            assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{id}");
+        }
+    }
+    let source = std::fs::read_to_string(workspace().join("infra/template.yaml")).unwrap();
+    assert!(
+        source.contains("NEVER EDIT GenerateSecretString"),
+        "the pepper's warning against regenerating it is in the template"
+    );
+}
+
+/// Each function's environment in `stack`, as a lookup for `Config::from_lookup`.
+fn environment(function: &Value) -> BTreeMap<String, String> {
+    function["Properties"]["Environment"]["Variables"]
+        .as_object()
+        .map(|vars| vars.iter().map(|(k, v)| (k.clone(), scalar(v))).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn parameters_carry_the_bounds_the_functions_accept() {
+    let parameters = &transformed()["Parameters"];
+    let range = |name: &str| {
+        (
+            scalar(&parameters[name]["MinValue"])
+                .parse::<u32>()
+                .unwrap(),
+            scalar(&parameters[name]["MaxValue"])
+                .parse::<u32>()
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        range("MaxKeysPerApplication"),
+        MAX_KEYS_PER_APPLICATION_RANGE.into_inner()
+    );
+    assert_eq!(
+        range("MaxApplicationsPerMerchant"),
+        MAX_APPLICATIONS_PER_MERCHANT_RANGE.into_inner()
+    );
+    let defaults = Limits::default();
+    assert_eq!(
+        scalar(&parameters["MaxKeysPerApplication"]["Default"]),
+        defaults.max_keys_per_application.to_string()
+    );
+    assert_eq!(
+        scalar(&parameters["MaxApplicationsPerMerchant"]["Default"]),
+        defaults.max_applications_per_merchant.to_string()
+    );
+    let key_modes: Vec<String> = parameters["KeyMode"]["AllowedValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(scalar)
+        .collect();
+    assert_eq!(key_modes, KEY_MODES);
+    assert_eq!(
+        parameters["MerchantClaim"]["AllowedPattern"],
+        MERCHANT_CLAIM_PATTERN
+    );
+
+    // Every value the template accepts at its bounds starts every function; one past a bound is
+    // refused by both.
+    let at_bounds: Vec<Vec<(&str, String)>> = vec![
+        vec![],
+        vec![
+            (
+                "MaxKeysPerApplication",
+                MAX_KEYS_PER_APPLICATION_RANGE.start().to_string(),
+            ),
+            (
+                "MaxApplicationsPerMerchant",
+                MAX_APPLICATIONS_PER_MERCHANT_RANGE.start().to_string(),
+            ),
+            ("KeyMode", "test".into()),
+            ("MerchantClaim", "c".into()),
+        ],
+        vec![
+            (
+                "MaxKeysPerApplication",
+                MAX_KEYS_PER_APPLICATION_RANGE.end().to_string(),
+            ),
+            (
+                "MaxApplicationsPerMerchant",
+                MAX_APPLICATIONS_PER_MERCHANT_RANGE.end().to_string(),
+            ),
+            (
+                "MerchantClaim",
+                format!("https://example.com/{}", "c".repeat(236)),
+            ),
+        ],
+    ];
+    for overrides in at_bounds {
+        let overrides: Vec<(&str, &str)> =
+            overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let stack = Stack::deploy(&overrides);
+        for (binary, (_, function)) in functions(&stack) {
+            let env = environment(function);
+            let lookup = |name: &str| env.get(name).cloned();
+            Config::from_lookup(lookup)
+                .unwrap_or_else(|err| panic!("{binary} with {overrides:?} would not start: {err}"));
+            if env.contains_key("API_KEY_PEPPER_SECRET_ID") {
+                PepperSource::from_lookup(|name| env.get(name).cloned()).unwrap();
+            }
+        }
+    }
+    for (name, past) in [
+        (
+            "MaxKeysPerApplication",
+            (MAX_KEYS_PER_APPLICATION_RANGE.end() + 1).to_string(),
+        ),
+        ("MaxKeysPerApplication", "0".to_owned()),
+        (
+            "MaxApplicationsPerMerchant",
+            (MAX_APPLICATIONS_PER_MERCHANT_RANGE.end() + 1).to_string(),
+        ),
+        ("MerchantClaim", "merchant id".to_owned()),
+        ("MerchantClaim", "c".repeat(257)),
+        ("KeyMode", "prod".to_owned()),
+    ] {
+        assert!(
+            check_constraints(&parameters[name], &past).is_err(),
+            "{name}={past}"
+        );
+        let variable = match name {
+            "MaxKeysPerApplication" => "MAX_KEYS_PER_APPLICATION",
+            "MaxApplicationsPerMerchant" => "MAX_APPLICATIONS_PER_MERCHANT",
+            "MerchantClaim" => "MERCHANT_CLAIM",
+            _ => "KEY_MODE",
+        };
+        let refused = Config::from_lookup(|n| match n {
+            "TABLE_NAME" => Some("t".into()),
+            n if n == variable => Some(past.clone()),
+            _ => None,
+        });
+        assert!(
+            refused.is_err(),
+            "{variable}={past} must be refused by the functions too"
+        );
+    }
+}
+
+#[test]
+fn urls_origins_and_scopes_are_checked_before_they_deploy() {
+    let parameters = &transformed()["Parameters"];
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "JwtIssuer",
+            &[
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123",
+                "https://example.eu.auth0.com/",
+            ],
+            &[
+                "",
+                "http://issuer.example",
+                "https://",
+                "https://issuer example",
+            ],
+        ),
+        (
+            "JwtAudience",
+            &["applications-api", "7abc123client"],
+            &["", "two words"],
+        ),
+        (
+            "PaymentsBackendUrl",
+            &["", BACKEND_URL, "https://10.0.0.5:8443/payments/v1"],
+            &[
+                "http://payments.internal.example",
+                "https://payments.internal.example/",
+                "https://payments.internal.example/x?y=1",
+                "https://payments.internal.example/{proxy}",
+                "payments.internal.example",
+            ],
+        ),
+        (
+            "JwtReadScope",
+            &["", "applications:read", "https://api.example.com/apps.read"],
+            &["two scopes", "quote\"d", "back\\slash"],
+        ),
+        (
+            "CorsAllowedOrigins",
+            &[
+                "",
+                "https://dashboard.example.com",
+                "https://a.example.com,http://localhost:5173",
+            ],
+            &[
+                "*",
+                "https://dashboard.example.com/",
+                "dashboard.example.com",
+                "https://a.example.com, https://b.example.com",
+            ],
+        ),
+        (
+            "AlarmEmail",
+            &["", "oncall@example.com"],
+            &["oncall", "a b@example.com"],
+        ),
+    ];
+    for (name, accepted, refused) in cases {
+        for value in *accepted {
+            check_constraints(&parameters[*name], value)
+                .unwrap_or_else(|problem| panic!("{name}={value:?} refused: {problem}"));
+        }
+        for value in *refused {
+            assert!(
+                check_constraints(&parameters[*name], value).is_err(),
+                "{name}={value:?} accepted"
+            );
+        }
+    }
+}
+
+#[test]
+fn routes_are_throttled_and_the_authorizer_has_its_own_concurrency() {
+    let stack = Stack::deploy(&[
+        ("ThrottlingRateLimit", "300"),
+        ("ThrottlingBurstLimit", "600"),
+        ("AuthorizerReservedConcurrency", "50"),
+    ]);
+    let stages = stack.of_type("AWS::ApiGatewayV2::Stage");
+    assert_eq!(stages.len(), 1);
+    let settings = &stages[0].1["Properties"]["DefaultRouteSettings"];
+    assert_eq!(scalar(&settings["ThrottlingRateLimit"]), "300");
+    assert_eq!(scalar(&settings["ThrottlingBurstLimit"]), "600");
+    assert_eq!(settings["DetailedMetricsEnabled"], true);
+    let authorizer = functions(&stack)[AUTHORIZER_FUNCTION].1;
+    assert_eq!(
+        scalar(&authorizer["Properties"]["ReservedConcurrentExecutions"]),
+        "50"
+    );
+    // 0 means no reservation (not "throttle everything", which Lambda's 0 would mean).
+    let unreserved = Stack::deploy(&[("AuthorizerReservedConcurrency", "0")]);
+    assert!(functions(&unreserved)[AUTHORIZER_FUNCTION].1["Properties"]
+        .get("ReservedConcurrentExecutions")
+        .is_none());
+    // Defaults: sane, not API Gateway's account-wide 10,000 requests per second.
+    let defaults = echo_mode();
+    assert_eq!(defaults.parameters["ThrottlingRateLimit"], "1000");
+    assert_eq!(defaults.parameters["ThrottlingBurstLimit"], "2000");
+    assert_eq!(defaults.parameters["AuthorizerReservedConcurrency"], "100");
+}
+
+#[test]
+fn each_function_times_out_after_its_budget_and_its_own_deadline() {
+    let stack = echo_mode();
+    for (binary, (id, function)) in functions(&stack) {
+        let budget = Budget::of_function(&binary);
+        let timeout = scalar(&function["Properties"]["Timeout"]);
+        assert_eq!(
+            timeout,
+            budget.function_timeout.as_secs().to_string(),
+            "{id}: Timeout must be Budget::function_timeout (shared/src/aws.rs)"
+        );
+    }
+}
+
+#[test]
+fn each_function_may_do_exactly_what_its_code_does() {
+    let stack = echo_mode();
+    for (binary, (id, function)) in functions(&stack) {
+        let role_arn = scalar(&function["Properties"]["Role"]);
+        let role = &stack.resource(role_arn.strip_suffix(".Arn").unwrap())["Properties"];
+        assert_eq!(
+            role["ManagedPolicyArns"],
+            json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]),
+            "{id}: logs only"
+        );
+        let mut actions = BTreeSet::new();
+        let partition = api_tests::permissions::PARTITIONS
+            .iter()
+            .find(|(f, _)| *f == binary)
+            .map(|(_, p)| *p);
+        for policy in role["Policies"].as_array().into_iter().flatten() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow");
+                let resource = scalar(&statement["Resource"]);
+                assert!(!resource.contains('*'), "{id}: no wildcard resources");
+                let listed: Vec<String> = match &statement["Action"] {
+                    Value::String(action) => vec![action.clone()],
+                    Value::Array(list) => list.iter().map(scalar).collect(),
+                    other => panic!("{id}: Action {other}"),
+                };
+                if listed.iter().any(|a| a.starts_with("dynamodb:")) {
+                    let leading =
+                        &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                    match partition {
+                        Some(prefix) => assert_eq!(leading, &json!([prefix]), "{id}"),
+                        None => assert!(leading.is_null(), "{id}: PARTITIONS lists it"),
+                    }
+                }
+                actions.extend(listed);
+            }
+        }
+        assert!(
+            actions.iter().all(|a| !a.contains('*')),
+            "{id}: no wildcard actions"
+        );
+        let expected: BTreeSet<String> = api_tests::permissions::PERMISSIONS
+            .iter()
+            .find(|(name, _)| *name == binary)
+            .unwrap_or_else(|| panic!("{binary} has no entry in PERMISSIONS"))
+            .1
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(actions, expected, "{id}");
+    }
+}

@@ -1,0 +1,104 @@
+//! CORS for the platform's browser dashboard, answered as API Gateway's own CORS configuration
+//! answers it (`x-amazon-apigateway-cors` in `infra/template.yaml`, from its `CorsAllowedOrigins`
+//! parameter; tests/tests/deployment/api.rs checks the two agree). A preflight that no route takes
+//! is answered by the gateway itself, so it never reaches the JWT authorizer; the payment route
+//! (`ANY`) takes its preflights, which its authorizer refuses: API keys are not for browsers.
+
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::Method;
+
+use appkeys::routes::{Guard, ROUTES};
+
+pub const ALLOW_HEADERS: &[&str] = &["authorization", "content-type", "idempotency-key"];
+pub const EXPOSE_HEADERS: &[&str] = &["location", "retry-after", "idempotent-replayed"];
+pub const MAX_AGE_SECONDS: u32 = 600;
+
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    allowed_origins: Vec<String>,
+}
+
+impl Cors {
+    pub fn new<S: Into<String>>(origins: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            allowed_origins: origins
+                .into_iter()
+                .map(Into::into)
+                .filter(|o: &String| !o.is_empty())
+                .collect(),
+        }
+    }
+
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins, like the template's parameter. Unset or
+    /// empty: no CORS.
+    pub fn from_env() -> Self {
+        let origins = std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_default();
+        Self::new(origins.split(',').map(str::trim))
+    }
+
+    /// The methods of the management routes: the template's `allowMethods`.
+    pub fn allow_methods() -> Vec<&'static str> {
+        let mut methods: Vec<&'static str> = Vec::new();
+        for route in ROUTES.iter().filter(|r| r.guard == Guard::Jwt) {
+            if !methods.contains(&route.method) {
+                methods.push(route.method);
+            }
+        }
+        methods
+    }
+
+    fn allows<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
+        origin.filter(|o| self.allowed_origins.iter().any(|allowed| allowed == o))
+    }
+
+    /// `OPTIONS` with `Origin` and `Access-Control-Request-Method`, when CORS is on.
+    pub fn is_preflight(&self, method: &Method, headers: &HeaderMap) -> bool {
+        !self.allowed_origins.is_empty()
+            && method == Method::OPTIONS
+            && headers.contains_key("origin")
+            && headers.contains_key("access-control-request-method")
+    }
+
+    /// The preflight answer's headers (the status is 204): none for an origin not allowed, so
+    /// that the browser refuses the call.
+    pub fn preflight_headers(&self, origin: Option<&str>, headers: &mut HeaderMap) {
+        let Some(origin) = self.allows(origin) else {
+            return;
+        };
+        insert(headers, "access-control-allow-origin", origin);
+        insert(
+            headers,
+            "access-control-allow-methods",
+            &Self::allow_methods().join(","),
+        );
+        insert(
+            headers,
+            "access-control-allow-headers",
+            &ALLOW_HEADERS.join(","),
+        );
+        insert(
+            headers,
+            "access-control-max-age",
+            &MAX_AGE_SECONDS.to_string(),
+        );
+    }
+
+    /// Headers for the answer to a request from an allowed origin (any route, any status).
+    pub fn response_headers(&self, origin: Option<&str>, headers: &mut HeaderMap) {
+        let Some(origin) = self.allows(origin) else {
+            return;
+        };
+        insert(headers, "access-control-allow-origin", origin);
+        insert(
+            headers,
+            "access-control-expose-headers",
+            &EXPOSE_HEADERS.join(","),
+        );
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
