@@ -15,6 +15,10 @@ use crate::error::{BoxError, FieldError, StoreError};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// What a function's 401 answers in `WWW-Authenticate`: the token API Gateway verified does not
+/// identify a merchant.
+pub const WWW_AUTHENTICATE_BEARER: &str = "Bearer error=\"invalid_token\"";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("validation failed")]
@@ -143,6 +147,13 @@ impl ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §15.5.2: a 401 names the scheme to authenticate with; RFC 6750 §3 adds why.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE_BEARER),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
@@ -260,9 +271,14 @@ pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
             }
             seen.push(name);
             match name {
+                // Any page the type holds: one past the end is 200 and empty, and costs no more
+                // than the last page (the store stops at the count).
                 "page" => match value.parse::<u32>() {
-                    Ok(number) if (1..=1_000_000).contains(&number) => page.page = number,
-                    _ => errors.push(FieldError::new("page", "must be a whole number from 1")),
+                    Ok(number) if number >= 1 => page.page = number,
+                    _ => errors.push(FieldError::new(
+                        "page",
+                        format!("must be a whole number from 1 to {}", u32::MAX),
+                    )),
                 },
                 "limit" => match value.parse::<u32>() {
                     Ok(number) if (1..=PAGE_LIMIT_MAX).contains(&number) => page.limit = number,
@@ -300,9 +316,7 @@ impl JsonObject {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::invalid("body", "a JSON object is required"));
         }
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|err| ApiError::invalid("body", format!("is not valid JSON: {err}")))?;
-        match value {
+        match strict_json::parse(bytes)? {
             Value::Object(fields) => Ok(Self {
                 fields,
                 errors: Vec::new(),
@@ -369,6 +383,115 @@ impl JsonObject {
     }
 }
 
+/// JSON parsing that refuses a member given twice. `serde_json` keeps the last of
+/// `{"isEnabled": true, "isEnabled": false}` silently, and other parsers keep the first: such a
+/// body means different things to different readers, so it is refused, naming the member.
+mod strict_json {
+    use std::cell::RefCell;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    use super::ApiError;
+
+    pub fn parse(bytes: &[u8]) -> Result<Value, ApiError> {
+        let duplicate = RefCell::new(None);
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let parsed = StrictValue {
+            path: String::new(),
+            duplicate: &duplicate,
+        }
+        .deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+        match (parsed, duplicate.into_inner()) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(member)) => Err(ApiError::invalid(&member, "must be given at most once")),
+            (Err(err), None) => Err(ApiError::invalid(
+                "body",
+                format!("is not valid JSON: {err}"),
+            )),
+        }
+    }
+
+    /// A JSON value at `path` (`a.b[2].c`); records the first duplicate member it meets.
+    struct StrictValue<'a> {
+        path: String,
+        duplicate: &'a RefCell<Option<String>>,
+    }
+
+    impl StrictValue<'_> {
+        fn at(&self, path: String) -> Self {
+            StrictValue {
+                path,
+                duplicate: self.duplicate,
+            }
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
+        type Value = Value;
+        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StrictValue<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) =
+                seq.next_element_seed(self.at(format!("{}[{}]", self.path, items.len())))?
+            {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut members = Map::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let path = if self.path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{}.{name}", self.path)
+                };
+                if members.contains_key(&name) {
+                    self.duplicate.borrow_mut().get_or_insert(path);
+                    return Err(de::Error::custom("a member is given twice"));
+                }
+                let value = map.next_value_seed(self.at(path))?;
+                members.insert(name, value);
+            }
+            Ok(Value::Object(members))
+        }
+    }
+}
+
 /// `POST /api/v1/applications`
 pub fn new_application(request: &Request) -> Result<NewApplication, ApiError> {
     let mut body = JsonObject::parse(request)?;
@@ -410,4 +533,92 @@ pub fn status_change(request: &Request) -> Result<bool, ApiError> {
     let enabled = body.required_bool("isEnabled");
     body.finish()?;
     Ok(enabled.expect("finish() reports a missing or invalid isEnabled"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: &str) -> Request {
+        Request::new(Body::from(json))
+    }
+
+    fn field_errors(err: ApiError) -> Vec<(String, String)> {
+        match err {
+            ApiError::Validation(errors) => {
+                errors.into_iter().map(|e| (e.field, e.message)).collect()
+            }
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_member_given_twice_is_refused_naming_it() {
+        let errors = field_errors(
+            status_change(&body(r#"{"isEnabled": true, "isEnabled": false}"#)).unwrap_err(),
+        );
+        assert_eq!(
+            errors,
+            vec![("isEnabled".into(), "must be given at most once".into())]
+        );
+        // Also when both values agree, and at any depth: the body is ambiguous either way.
+        let errors =
+            field_errors(new_application(&body(r#"{"name": "a", "name": "a"}"#)).unwrap_err());
+        assert_eq!(errors[0].0, "name");
+        let errors = field_errors(
+            new_api_key(&body(r#"{"description": "d", "x": [{"a": 1, "a": 2}]}"#)).unwrap_err(),
+        );
+        assert_eq!(errors[0].0, "x[0].a");
+        // Distinct members and ordinary values still parse.
+        assert!(status_change(&body(r#"{"isEnabled": false}"#)).is_ok());
+        let app = new_application(&body(r#"{"name": "a", "description": null}"#)).unwrap();
+        assert_eq!(app.name.as_str(), "a");
+    }
+
+    #[test]
+    fn malformed_json_is_still_named_as_such() {
+        for bad in [r#"{"name": "#, r#"{"name": "a"} x"#, r#"{"name": "a",}"#] {
+            let errors = field_errors(new_application(&body(bad)).unwrap_err());
+            assert_eq!(errors[0].0, "body", "{bad}");
+            assert!(
+                errors[0].1.starts_with("is not valid JSON"),
+                "{bad}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_401_names_the_bearer_scheme() {
+        let response = ApiError::Unauthorized.into_response("req-1");
+        assert_eq!(response.status(), 401);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        for other in [ApiError::NotFound("key"), ApiError::PayloadTooLarge] {
+            assert!(other
+                .into_response("r")
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .is_none());
+        }
+    }
+
+    #[test]
+    fn any_page_the_type_holds_is_valid() {
+        use lambda_http::aws_lambda_events::query_map::QueryMap;
+        let page = |value: &str| {
+            let query: QueryMap =
+                std::collections::HashMap::from([("page".to_owned(), value.to_owned())]).into();
+            page_request(&Request::default().with_query_string_parameters(query))
+        };
+        assert_eq!(page("1").unwrap().page, 1);
+        assert_eq!(page("1000001").unwrap().page, 1_000_001);
+        assert_eq!(page(&u32::MAX.to_string()).unwrap().page, u32::MAX);
+        for bad in ["0", "-1", "4294967296", "1.5", "two", ""] {
+            let errors = field_errors(page(bad).unwrap_err());
+            assert_eq!(errors[0].0, "page", "{bad}");
+            assert!(errors[0].1.contains("4294967295"), "{bad}: {errors:?}");
+        }
+    }
 }
