@@ -11,6 +11,7 @@ pub mod http;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 
 pub use config::{Config, PepperSource};
 pub use error::StoreError;

@@ -577,7 +577,7 @@ impl Store {
                 return Ok(CreatedApiKey {
                     id: key.id.to_string(),
                     application_id: application.to_string(),
-                    full_key: full_key.as_str().to_owned(),
+                    full_key: full_key.clone(),
                     key_prefix: full_key.display_prefix().to_owned(),
                     description: key.description,
                     created_at: key.created_at,

@@ -46,13 +46,13 @@ proptest! {
     fn every_generated_key_passes_its_own_checks(live in any::<bool>()) {
         let mode = if live { KeyMode::Live } else { KeyMode::Test };
         let key = FullKey::generate(mode);
-        prop_assert!(check_format(key.as_str(), mode).is_ok());
+        prop_assert!(check_format(key.expose_secret(), mode).is_ok());
     }
 
     /// Any single-character change after the prefix is caught by the checksum.
     #[test]
     fn any_single_character_mutation_fails_the_checksum(position in 8usize..57, replacement in 0usize..62) {
-        let key = FullKey::generate(KeyMode::Live).into_string();
+        let key = FullKey::generate(KeyMode::Live).expose_secret().to_owned();
         let mut mutated = key.into_bytes();
         prop_assume!(mutated[position] != BASE62[replacement]);
         mutated[position] = BASE62[replacement];

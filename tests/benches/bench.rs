@@ -325,7 +325,7 @@ async fn write_chunk(
             created_at: now_rfc3339(),
             description: Description::parse("description", "floor", 200).unwrap(),
             full_key: &full_key,
-            hash: t.pepper.hash(full_key.as_str()),
+            hash: t.pepper.hash(full_key.expose_secret()),
         };
         let items = store
             .create_api_key_transaction(&merchant, app_id, &key, true)
@@ -454,7 +454,7 @@ async fn seed(t: &TestApi, merchant: &MerchantId, apps: usize, keys_per_app: usi
             for _ in 0..keys_per_app {
                 let full_key = FullKey::generate(KeyMode::Live);
                 let description = Description::parse("description", "key", 200).unwrap();
-                let hash = t.pepper.hash(full_key.as_str());
+                let hash = t.pepper.hash(full_key.expose_secret());
                 scratch
                     .store()
                     .create_api_key(merchant, app_id, description, &full_key, hash)

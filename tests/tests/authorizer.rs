@@ -63,7 +63,7 @@ async fn malformed_headers_are_denied_without_any_database_request() {
         b'a'
     };
     let bad_checksum = String::from_utf8(bad_checksum).unwrap();
-    let test_mode_key = FullKey::generate(KeyMode::Test).into_string();
+    let test_mode_key = FullKey::generate(KeyMode::Test).expose_secret().to_owned();
     let cases: Vec<(&str, Option<String>)> = vec![
         ("no header", None),
         ("empty header", Some(String::new())),
@@ -118,7 +118,7 @@ async fn unknown_revoked_and_disabled_keys_are_denied_and_re_enabling_restores()
     let counter = RequestCounter::default();
     let verifier = t.verifier(&counter).await;
 
-    let unknown = FullKey::generate(KeyMode::Live).into_string();
+    let unknown = FullKey::generate(KeyMode::Live).expose_secret().to_owned();
     assert_eq!(
         TestApi::allows(&verifier, &unknown).await,
         Some(false),

@@ -31,7 +31,7 @@ fn limits(max_keys: u32) -> Limits {
 
 async fn new_key(store: &appkeys::Store, app: ApplicationId) -> Result<String, StoreError> {
     let full_key = FullKey::generate(KeyMode::Live);
-    let hash = Pepper::new(b"test pepper, at least 32 bytes long").hash(full_key.as_str());
+    let hash = Pepper::new(b"test pepper, at least 32 bytes long").hash(full_key.expose_secret());
     let description = Description::parse("description", "checkout", KEY_DESCRIPTION_MAX).unwrap();
     store
         .create_api_key(&merchant(), app, description, &full_key, hash)

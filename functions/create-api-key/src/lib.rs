@@ -16,7 +16,7 @@ pub async fn handler(
         let application_id = http::application_id(&request)?;
         let description = http::new_api_key(&request)?;
         let full_key = FullKey::generate(api.config.key_mode);
-        let hash = pepper.hash(full_key.as_str());
+        let hash = pepper.hash(full_key.expose_secret());
         let created =
             api.store.create_api_key(&merchant, application_id, description, &full_key, hash).await?;
         tracing::info!(key_prefix = full_key.display_prefix(), key_id = %created.id, "api key created");
