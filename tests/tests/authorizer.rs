@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use api_tests::sdk;
 use api_tests::{TestApi, MERCHANT};
 use appkeys::api_key::{FullKey, KeyMode};
 use appkeys::authorize::KeyVerifier;
-use appkeys::aws::{sdk_config, Budget, RequestCounter};
+use appkeys::aws::{Budget, RequestCounter};
 use appkeys::config::Limits;
 use appkeys::Store;
 use serde_json::json;
@@ -357,7 +358,7 @@ fn closed_port() -> u16 {
 }
 
 async fn verifier_at(endpoint: &str, t: &TestApi) -> KeyVerifier {
-    let sdk = sdk_config(Budget::AUTHORIZER).await;
+    let sdk = sdk(Budget::AUTHORIZER).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .build();

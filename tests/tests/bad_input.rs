@@ -463,7 +463,7 @@ async fn limits_are_inclusive() {
 async fn a_5xx_carries_no_internal_detail() {
     // Point the store at a table that does not exist: DynamoDB fails, the caller learns nothing.
     let mut t = TestApi::new().await;
-    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let sdk = api_tests::sdk(appkeys::aws::Budget::MANAGEMENT).await;
     t.api.store = appkeys::Store::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         "no-such-table-xyz",

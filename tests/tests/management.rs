@@ -479,7 +479,7 @@ async fn creating_a_key_on_an_enabled_application_is_a_single_request() {
     let mut t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let counter = appkeys::aws::RequestCounter::default();
-    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let sdk = api_tests::sdk(appkeys::aws::Budget::MANAGEMENT).await;
     t.api.store = appkeys::Store::new(
         counter.dynamodb_client(&sdk),
         t.store().table(),
