@@ -163,6 +163,16 @@ impl TestApi {
         let response =
             TestResponse::from(response.expect("handlers always answer with a response"));
         openapi::assert_documented(&method, route.path, &response);
+        if response.status == 401 {
+            // RFC 9110 §15.5.2: every 401 a function answers names the scheme.
+            assert!(
+                response
+                    .header("www-authenticate")
+                    .is_some_and(|challenge| challenge.starts_with("Bearer")),
+                "{method} {} answered 401 without WWW-Authenticate: Bearer",
+                route.path
+            );
+        }
         response
     }
 
