@@ -168,7 +168,7 @@ fn class(member: impl Fn(char) -> bool) -> String {
     };
     let mut out = String::new();
     let mut run: Option<(char, char)> = None;
-    let mut flush = |run: (char, char), out: &mut String| match run {
+    let flush = |run: (char, char), out: &mut String| match run {
         (a, b) if a == b => out.push_str(&one(a)),
         (a, b) => out.push_str(&format!("{}-{}", one(a), one(b))),
     };
