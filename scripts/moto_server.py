@@ -12,6 +12,17 @@ the same unchanged table), so a 99-item transaction on a 2,000-item table took 4
 SDK's attempt timeout fired; `back_up_each_table_once` makes it one copy per table, the same
 backup (measured: 0.2 s).
 
+Contention simulation: real DynamoDB cancels a transaction with `TransactionConflict` when
+another transaction on one of its items is in flight; moto never does, and this wrapper runs
+one request at a time, so nothing overlaps. For tables whose name starts with
+`appkeys-contended-`, `SimulatedConflicts` stands in for AWS: a TransactWriteItems that touches
+an item another TransactWriteItems touched within the last `MOTO_CONFLICT_WINDOW_MS` (default
+200: requests sent together, which on AWS would overlap) is cancelled with `TransactionConflict`
+on that item, for a share `MOTO_CONFLICT_SHARE` (default 0.5) of such overlapping
+transactions, exactly as DynamoDB words it. The share is applied deterministically (with 0.5,
+every second overlapping transaction), so that a test that sends requests together always meets
+conflicts and always makes progress. `GET /_appkeys/conflicts/<table>` answers how many transactions it saw and cancelled.
+
 With a state file, moto's recorder appends every request to it, and at start the file is
 replayed before the server reports ready, so the data of `scripts/dev` survives a restart.
 
@@ -19,10 +30,13 @@ Usage: python moto_server.py HOST PORT [STATE_FILE]
 Prints "moto ready" once it serves (after any replay).
 """
 
+import io
+import json
 import os
 import signal
 import sys
 import threading
+import time
 
 host, port = sys.argv[1], int(sys.argv[2])
 state_file = sys.argv[3] if len(sys.argv) > 3 else None
@@ -74,6 +88,74 @@ def back_up_each_table_once():
     models.DynamoDBBackend.transact_write_items = one_backup_per_table
 
 
+class SimulatedConflicts:
+    """Cancels a share of overlapping transactions on contended tables; see the module doc."""
+
+    TABLE_PREFIX = "appkeys-contended-"
+
+    def __init__(self, app):
+        self.app = app
+        self.share = float(os.environ.get("MOTO_CONFLICT_SHARE", "0.5"))
+        self.window = float(os.environ.get("MOTO_CONFLICT_WINDOW_MS", "200")) / 1000
+        self.last_touched = {}  # (table, key) -> monotonic time of the last transaction on it
+        self.counts = {}  # table -> {"transactions": n, "overlapping": n, "cancelled": n}
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_appkeys/conflicts/"):
+            table = path.rsplit("/", 1)[1]
+            body = json.dumps(self.counts.get(table, {"transactions": 0, "overlapping": 0, "cancelled": 0})).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        if not environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        conflict = self.conflict(json.loads(raw or b"{}"))
+        if conflict is None:
+            return self.app(environ, start_response)
+        reasons = [{"Code": "None"} for _ in range(conflict[1])]
+        reasons[conflict[0]] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+        codes = ", ".join(r["Code"] for r in reasons)
+        body = json.dumps({
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "message": f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+            "CancellationReasons": reasons,
+        }).encode()
+        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def conflict(self, request):
+        """(index, count) of the item to report in conflict, or None to let the transaction run."""
+        items = request.get("TransactItems", [])
+        touched = []
+        for item in items:
+            (operation,) = item.values()
+            key = operation.get("Key") or {
+                name: operation["Item"][name] for name in ("PK", "SK") if name in operation.get("Item", {})
+            }
+            touched.append((operation.get("TableName", ""), json.dumps(key, sort_keys=True)))
+        contended = [t for t in touched if t[0].startswith(self.TABLE_PREFIX)]
+        if not contended:
+            return None
+        now = time.monotonic()
+        table = contended[0][0]
+        counts = self.counts.setdefault(table, {"transactions": 0, "overlapping": 0, "cancelled": 0})
+        counts["transactions"] += 1
+        overlapping = [i for i, t in enumerate(touched) if now - self.last_touched.get(t, -1e9) < self.window]
+        for t in touched:
+            self.last_touched[t] = now
+        if not overlapping:
+            return None
+        before = int(counts["overlapping"] * self.share)
+        counts["overlapping"] += 1
+        if int(counts["overlapping"] * self.share) > before:
+            counts["cancelled"] += 1
+            return overlapping[0], len(touched)
+        return None
+
+
 class OneRequestAtATime:
     def __init__(self, app):
         self.app = app
@@ -90,7 +172,7 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     back_up_each_table_once()
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server(host, port, OneRequestAtATime(app), threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, OneRequestAtATime(SimulatedConflicts(app)), threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     if state_file and os.path.exists(state_file) and os.path.getsize(state_file) > 0:
         from moto.moto_api import recorder

@@ -3,10 +3,10 @@
 //! Format checks come first and cost no I/O, so garbage and mistyped keys never reach DynamoDB.
 //! A well-formed key costs one HMAC and one strongly consistent GetItem of its lookup record.
 
-use crate::api_key::{check_format, KeyFormatError, KeyMode, Pepper};
-use crate::domain::KeyStatus;
+use crate::api_key::{check_format, KeyFormatError, KeyHash, KeyMode, Pepper};
 use crate::error::StoreError;
 use crate::store::{KeyLookup, Store};
+use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -21,6 +21,7 @@ pub enum DenyReason {
     Malformed(KeyFormatError),
     UnknownKey,
     RevokedKey,
+    ExpiredKey,
     ApplicationDisabled,
 }
 
@@ -33,6 +34,7 @@ impl DenyReason {
             Self::Malformed(format) => format.reason(),
             Self::UnknownKey => "unknown_key",
             Self::RevokedKey => "revoked_key",
+            Self::ExpiredKey => "expired_key",
             Self::ApplicationDisabled => "application_disabled",
         }
     }
@@ -62,16 +64,43 @@ impl KeyVerifier {
             Err(reason) => return Ok(Decision::Deny(reason)),
         };
         let hash = self.pepper.hash(key);
-        Ok(match self.store.find_key_lookup(&hash).await? {
+        let lookup = self.store.find_key_lookup(&hash).await?;
+        let now = self.store.clock().now();
+        Ok(match lookup {
             None => Decision::Deny(DenyReason::UnknownKey),
-            Some(lookup) if lookup.key_status != KeyStatus::Active => {
-                Decision::Deny(DenyReason::RevokedKey)
+            Some(lookup) if lookup.revoked => Decision::Deny(DenyReason::RevokedKey),
+            Some(lookup) if lookup.expires_at.is_some_and(|expires| expires <= now) => {
+                Decision::Deny(DenyReason::ExpiredKey)
             }
             Some(lookup) if !lookup.application_enabled => {
                 Decision::Deny(DenyReason::ApplicationDisabled)
             }
-            Some(lookup) => Decision::Allow(lookup),
+            Some(lookup) => {
+                if lookup.last_use_is_due(now) {
+                    self.record_last_use_in_background(hash, &lookup, now);
+                }
+                Decision::Allow(lookup)
+            }
         })
+    }
+
+    /// The decision never waits on the last-use write and never depends on it: it runs on its
+    /// own task, and a failure is only logged. (In Lambda, a write still in flight when the
+    /// invocation returns finishes when the instance next runs; if the instance never runs
+    /// again, the next allowed call, on any instance, still finds the old time and records it.)
+    fn record_last_use_in_background(&self, hash: KeyHash, lookup: &KeyLookup, now: Timestamp) {
+        let store = self.store.clone();
+        let lookup = lookup.clone();
+        tokio::spawn(async move {
+            match store.record_last_use(&hash, &lookup, now).await {
+                Ok(written) => {
+                    tracing::debug!(key_id = %lookup.key_id, written, "last use recorded")
+                }
+                Err(err) => {
+                    tracing::warn!(key_id = %lookup.key_id, error = %err, "last use not recorded")
+                }
+            }
+        });
     }
 
     fn well_formed_key<'a>(&self, authorization: Option<&'a str>) -> Result<&'a str, DenyReason> {

@@ -110,38 +110,48 @@ pub async fn pepper_from_env(sdk: &SdkConfig) -> Result<Pepper, lambda_http::Err
     Ok(load_pepper(sdk, &source).await?)
 }
 
-/// Counts the HTTP requests a client sends (retries included), so tests and benchmarks can
-/// prove how many DynamoDB calls a path makes.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+#[cfg(feature = "test-util")]
+pub use request_counter::RequestCounter;
 
-impl RequestCounter {
-    pub fn count(&self) -> usize {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+#[cfg(feature = "test-util")]
+mod request_counter {
+    use aws_config::SdkConfig;
+
+    /// Counts the HTTP requests a client sends (retries included), so tests and benchmarks can
+    /// prove how many DynamoDB calls a path makes.
+    #[derive(Debug, Clone, Default)]
+    pub struct RequestCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl RequestCounter {
+        pub fn count(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        /// A DynamoDB client like `Client::new(sdk)` whose requests this counter counts.
+        pub fn dynamodb_client(&self, sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+            let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(self.clone())
+                .build();
+            aws_sdk_dynamodb::Client::from_conf(config)
+        }
     }
 
-    /// A DynamoDB client like `Client::new(sdk)` whose requests this counter counts.
-    pub fn dynamodb_client(&self, sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(self.clone())
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
-    }
-}
+    impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
+        fn name(&self) -> &'static str {
+            "RequestCounter"
+        }
 
-impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
+        fn read_before_transmit(
+            &self,
+            _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<
+                '_,
+            >,
+            _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+            _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+        ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
     }
 }
 

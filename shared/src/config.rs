@@ -8,9 +8,10 @@ use secrecy::SecretSlice;
 use crate::api_key::KeyMode;
 
 /// The most active keys one application may have. Disabling or enabling an application rewrites
-/// the lookup record of every active key in one DynamoDB transaction (at most 100 items), next to
-/// the application item itself.
-pub const MAX_KEYS_CEILING: u32 = 99;
+/// the lookup record of every key that may verify in one DynamoDB transaction, so those are at
+/// most [`crate::store::LIVE_KEYS_MAX`] (97); half of that leaves room for every active key to be
+/// in a roll's grace window at once (a rolled key verifies until its window ends).
+pub const MAX_KEYS_CEILING: u32 = (crate::store::LIVE_KEYS_MAX / 2) as u32;
 
 #[derive(thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -226,7 +227,7 @@ mod tests {
     fn bad_values_are_named() {
         for (name, value) in [
             ("MAX_KEYS_PER_APPLICATION", "0"),
-            ("MAX_KEYS_PER_APPLICATION", "100"),
+            ("MAX_KEYS_PER_APPLICATION", "49"),
             ("MAX_KEYS_PER_APPLICATION", "ten"),
             ("MAX_APPLICATIONS_PER_MERCHANT", "-1"),
             ("KEY_MODE", "prod"),

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::api_key::FullKey;
 use crate::error::FieldError;
 use crate::text;
+use crate::time::Timestamp;
 
 pub const APPLICATION_NAME_MAX: usize = 100;
 pub const APPLICATION_DESCRIPTION_MAX: usize = 500;
@@ -166,28 +167,14 @@ pub struct NewApplication {
     pub description: Option<Description>,
 }
 
+/// What a key is to its owner at a given moment. A key is stored as active or revoked; it is
+/// expired once its `expiresAt` has passed, which needs no write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
     Active,
     Revoked,
-}
-
-impl KeyStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Revoked => "revoked",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "active" => Some(Self::Active),
-            "revoked" => Some(Self::Revoked),
-            _ => None,
-        }
-    }
+    Expired,
 }
 
 /// An application as the API shows it.
@@ -198,7 +185,7 @@ pub struct Application {
     pub name: String,
     pub description: Option<Description>,
     pub is_enabled: bool,
-    pub created_at: String,
+    pub created_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_keys: Option<Vec<ApiKeySummary>>,
 }
@@ -211,7 +198,36 @@ pub struct ApiKeySummary {
     pub key_prefix: String,
     pub description: Description,
     pub status: KeyStatus,
-    pub created_at: String,
+    pub created_at: Timestamp,
+    // Kept for ordering the history now; shown once the API describes them.
+    #[serde(skip)]
+    pub expires_at: Option<Timestamp>,
+    #[serde(skip)]
+    pub revoked_at: Option<Timestamp>,
+    #[serde(skip)]
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl ApiKeySummary {
+    /// When a key that no longer works stopped working; `None` while it works.
+    pub fn stopped_at(&self) -> Option<Timestamp> {
+        match self.status {
+            KeyStatus::Active => None,
+            KeyStatus::Revoked => self.revoked_at,
+            KeyStatus::Expired => self.expires_at,
+        }
+    }
+}
+
+/// A key as the store wrote it: everything but the secret, which the store never sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedKey {
+    pub id: KeyId,
+    pub application_id: ApplicationId,
+    pub key_prefix: String,
+    pub description: Description,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// The one response that carries a full key. Its `Debug` shows only the key's prefix.
@@ -223,7 +239,20 @@ pub struct CreatedApiKey {
     pub full_key: FullKey,
     pub key_prefix: String,
     pub description: Description,
-    pub created_at: String,
+    pub created_at: Timestamp,
+}
+
+impl CreatedApiKey {
+    pub fn new(issued: IssuedKey, full_key: &FullKey) -> Self {
+        Self {
+            id: issued.id.to_string(),
+            application_id: issued.application_id.to_string(),
+            full_key: full_key.clone(),
+            key_prefix: issued.key_prefix,
+            description: issued.description,
+            created_at: issued.created_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,18 +289,6 @@ impl<T> Page<T> {
             has_next_page: u64::from(request.page) < total_pages,
         }
     }
-}
-
-/// The current time as the API shows it: RFC 3339, UTC, whole seconds.
-pub fn now_rfc3339() -> String {
-    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    DateTime::from_secs(seconds)
-        .fmt(DateTimeFormat::DateTime)
-        .expect("a current time formats")
 }
 
 #[cfg(test)]
@@ -415,13 +432,5 @@ mod tests {
         assert_eq!((p.total_pages, p.has_next_page), (3, false));
         let p = Page::<()>::new(vec![], req(9, 10), 21);
         assert_eq!((p.has_previous_page, p.has_next_page), (true, false));
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc_seconds() {
-        let now = now_rfc3339();
-        assert_eq!(now.len(), 20, "{now}");
-        assert!(now.ends_with('Z'));
-        assert_eq!(&now[10..11], "T");
     }
 }

@@ -30,14 +30,25 @@ pub enum StoreError {
     KeyLimitReached { max: u32 },
     #[error("the key is already revoked")]
     KeyAlreadyRevoked,
+    #[error("the key has expired")]
+    KeyExpired,
+    #[error("the key has already been rolled")]
+    KeyAlreadyRolled,
+    /// Rolled keys still in their grace window verify too, and disabling an application
+    /// rewrites every key that verifies in one transaction: their number is bounded.
+    #[error("the application already has the maximum of {max} rolled keys in their grace window")]
+    TooManyRolledKeys { max: usize },
     #[error("application not found")]
     ApplicationNotFound,
     #[error("key not found")]
     KeyNotFound,
-    /// Real DynamoDB cancels transactions that contend for an item (`TransactionConflict`);
-    /// after a bounded number of retries we give up cleanly instead of spinning.
+    /// Concurrent writers kept getting in the way (real DynamoDB's `TransactionConflict`, or
+    /// what was read changing before the write) until the operation's retry deadline.
     #[error("the write kept conflicting with concurrent writes")]
     Contention,
+    /// DynamoDB throttled or could not serve the request, even after the SDK's retries.
+    #[error("DynamoDB is unavailable: {0}")]
+    Unavailable(#[source] BoxError),
     #[error("DynamoDB request failed: {0}")]
     Backend(#[source] BoxError),
     #[error("stored item is malformed: {0}")]

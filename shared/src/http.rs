@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication, PageRequest,
-    APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
+    Application, ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
+    Page, PageRequest, APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
 };
-use crate::error::{BoxError, FieldError, StoreError};
+use crate::error::{FieldError, StoreError};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -25,14 +25,38 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("unauthorized")]
     Unauthorized,
-    #[error("{0} not found")]
-    NotFound(&'static str),
+    #[error("{0:?} not found")]
+    NotFound(Missing),
     #[error("payload too large")]
     PayloadTooLarge,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("internal error: {0}")]
-    Internal(BoxError),
+    /// A response value that JSON cannot express (a map with non-string keys): a bug.
+    #[error("the response could not be serialized")]
+    Unserializable,
+}
+
+/// An error and every source under it, on one line: what the log needs to tell a throttled
+/// request from a missing table.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// What a 404 did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Application,
+    Key,
 }
 
 impl ApiError {
@@ -70,7 +94,7 @@ impl ApiError {
                 "Unauthorized",
                 "The token does not identify a merchant.".into(),
             ),
-            Self::NotFound(what) => not_found(what),
+            Self::NotFound(what) => not_found(*what),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -101,15 +125,39 @@ impl ApiError {
                 "Key already revoked",
                 "Key is already revoked.".into(),
             ),
-            Self::Store(S::ApplicationNotFound) => not_found("application"),
-            Self::Store(S::KeyNotFound) => not_found("key"),
+            Self::Store(S::KeyAlreadyRolled) => (
+                StatusCode::BAD_REQUEST,
+                "key_already_rolled",
+                "Key already rolled",
+                "Key has already been rolled; roll its replacement instead.".into(),
+            ),
+            Self::Store(S::TooManyRolledKeys { max }) => (
+                StatusCode::BAD_REQUEST,
+                "key_limit_reached",
+                "Key limit reached",
+                format!("Maximum number of rolled API keys in their grace window has been reached ({max}); revoke some, or roll with expiresInSeconds 0."),
+            ),
+            Self::Store(S::KeyExpired) => (
+                StatusCode::BAD_REQUEST,
+                "key_expired",
+                "Key expired",
+                "Key has expired.".into(),
+            ),
+            Self::Store(S::ApplicationNotFound) => not_found(Missing::Application),
+            Self::Store(S::KeyNotFound) => not_found(Missing::Key),
             Self::Store(S::Contention) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 "Temporarily unavailable",
                 "The request conflicted with concurrent changes; retry it.".into(),
             ),
-            Self::Store(S::Backend(_) | S::CorruptItem(_)) | Self::Internal(_) => (
+            Self::Store(S::Unavailable(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "Temporarily unavailable",
+                "The service is briefly unable to handle the request; retry it.".into(),
+            ),
+            Self::Store(S::Backend(_) | S::CorruptItem(_)) | Self::Unserializable => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal error",
@@ -122,7 +170,7 @@ impl ApiError {
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         let (status, code, title, detail) = self.describe();
         if status.is_server_error() {
-            tracing::error!(request_id, error = %self, "request failed");
+            tracing::error!(request_id, error = %ErrorChain(&self), "request failed");
         } else {
             tracing::info!(
                 request_id,
@@ -163,10 +211,10 @@ impl ApiError {
     }
 }
 
-fn not_found(what: &str) -> (StatusCode, &'static str, &'static str, String) {
+fn not_found(what: Missing) -> (StatusCode, &'static str, &'static str, String) {
     let detail = match what {
-        "key" => "Key not found.",
-        _ => "Application not found.",
+        Missing::Key => "Key not found.",
+        Missing::Application => "Application not found.",
     };
     (
         StatusCode::NOT_FOUND,
@@ -203,6 +251,10 @@ pub fn request_id(request: &Request) -> String {
 
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     let body = serde_json::to_string(body).expect("response types serialize");
+    text_response(status, body)
+}
+
+fn text_response(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -210,6 +262,28 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// Lambda answers at most 6 MB, and API Gateway's event wraps the body in JSON with escapes:
+/// bodies stay under 5 MiB.
+pub const MAX_RESPONSE_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// A page of applications as JSON, or, when it would not fit in one Lambda response (only a
+/// page of many applications with their keys and long descriptions can be that large), a 400
+/// naming the `limit` that fits, instead of the gateway's bare 5xx.
+pub fn page_response(page: &Page<Application>) -> Result<Response<Body>, ApiError> {
+    let body = serde_json::to_string(page).map_err(|_| ApiError::Unserializable)?;
+    if body.len() <= MAX_RESPONSE_BODY_BYTES {
+        return Ok(text_response(StatusCode::OK, body));
+    }
+    let fits = (page.limit as usize * MAX_RESPONSE_BODY_BYTES / body.len()).max(1);
+    Err(ApiError::invalid(
+        "limit",
+        format!(
+            "this page with its API keys would be {} bytes, more than one response can carry ({MAX_RESPONSE_BODY_BYTES}); ask for at most {fits} applications per page",
+            body.len()
+        ),
+    ))
 }
 
 pub fn empty_response(status: StatusCode) -> Response<Body> {
@@ -245,13 +319,13 @@ fn path_parameter<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 pub fn application_id(request: &Request) -> Result<ApplicationId, ApiError> {
     path_parameter(request, "id")
         .and_then(ApplicationId::parse)
-        .ok_or(ApiError::NotFound("application"))
+        .ok_or(ApiError::NotFound(Missing::Application))
 }
 
 pub fn key_id(request: &Request) -> Result<KeyId, ApiError> {
     path_parameter(request, "keyId")
         .and_then(KeyId::parse)
-        .ok_or(ApiError::NotFound("key"))
+        .ok_or(ApiError::NotFound(Missing::Key))
 }
 
 /// `page`, `limit` and `include`, strictly: unknown, repeated or malformed values are 400.
@@ -595,7 +669,7 @@ mod tests {
             .to_str()
             .unwrap();
         assert!(challenge.starts_with("Bearer"), "{challenge}");
-        for other in [ApiError::NotFound("key"), ApiError::PayloadTooLarge] {
+        for other in [ApiError::NotFound(Missing::Key), ApiError::PayloadTooLarge] {
             assert!(other
                 .into_response("r")
                 .headers()

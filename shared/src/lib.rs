@@ -12,6 +12,7 @@ pub mod routes;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod time;
 
 pub use config::{Config, PepperSource};
 pub use error::StoreError;

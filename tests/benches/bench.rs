@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use api_tests::runtime_api::{KillOnDrop, RuntimeApi};
-use api_tests::{sdk, Call, TestApi};
-use appkeys::api_key::{FullKey, KeyMode};
+use api_tests::{generated_key, sdk, Call, TestApi};
 use appkeys::aws::{Budget, RequestCounter};
 use appkeys::config::Limits;
-use appkeys::domain::{
-    now_rfc3339, ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
+use appkeys::domain::{ApplicationId, ApplicationName, MerchantId, NewApplication};
+use appkeys::store::test_util::{
+    create_application_transaction_items, create_key_transaction_items, lookup_record_key,
 };
-use appkeys::store::{lookup_record_key, NewKey};
+use appkeys::store::RETIRED_KEYS_KEPT;
 use appkeys::Store;
 use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -32,6 +32,10 @@ struct Sizes {
     list_apps: usize,
     keys_per_app: usize,
     list_runs: usize,
+    /// Revocations per application in the long-history list: a short and a long history, to
+    /// show that what a page reads stops growing past the bound.
+    histories: [usize; 2],
+    history_apps: usize,
 }
 
 impl Sizes {
@@ -44,6 +48,8 @@ impl Sizes {
                 list_apps: 60,
                 keys_per_app: 2,
                 list_runs: 2,
+                histories: [RETIRED_KEYS_KEPT + 2, RETIRED_KEYS_KEPT + 8],
+                history_apps: 3,
             }
         } else {
             // moto deep-copies a whole table on every transaction, so seeding a big merchant through
@@ -63,6 +69,8 @@ impl Sizes {
                 list_apps,
                 keys_per_app: 5,
                 list_runs: 15,
+                histories: [RETIRED_KEYS_KEPT + 20, 500],
+                history_apps: 100,
             }
         }
     }
@@ -293,9 +301,7 @@ async fn write_chunk(
             name: ApplicationName::parse(&format!("floor {i}")).unwrap(),
             description: None,
         };
-        let items = store
-            .create_application_transaction(&merchant, &new, ApplicationId::new(), &now_rfc3339())
-            .unwrap();
+        let items = create_application_transaction_items(store, &merchant, &new).unwrap();
         let started = Instant::now();
         transact(items).await;
         app_floor.push(started.elapsed());
@@ -319,17 +325,8 @@ async fn write_chunk(
     let app = t.create_application_named(merchant.as_str(), "keys").await;
     for _ in 0..count {
         let app_id = ApplicationId::parse(&app).unwrap();
-        let full_key = FullKey::generate(KeyMode::Live);
-        let key = NewKey {
-            id: KeyId::new(),
-            created_at: now_rfc3339(),
-            description: Description::parse("description", "floor", 200).unwrap(),
-            full_key: &full_key,
-            hash: t.pepper.hash(full_key.expose_secret()),
-        };
-        let items = store
-            .create_api_key_transaction(&merchant, app_id, &key, true)
-            .unwrap();
+        let (_, key) = generated_key(&t.pepper, "floor");
+        let items = create_key_transaction_items(store, &merchant, app_id, &key).unwrap();
         let started = Instant::now();
         transact(items).await;
         key_floor.push(started.elapsed());
@@ -349,7 +346,7 @@ async fn write_chunk(
 
 async fn bench_table() -> TestApi {
     TestApi::with_limits(Limits {
-        max_keys_per_application: 99,
+        max_keys_per_application: appkeys::config::MAX_KEYS_CEILING,
         max_applications_per_merchant: 1_000_000,
     })
     .await
@@ -429,6 +426,192 @@ async fn list_at_scale(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'stati
     report.insert("list", json!(cases));
 }
 
+/// Part 3b: a page of `history_apps` applications whose keys were rotated `history` times each
+/// (revoked through the store, so the bound on stopped keys is what the writers enforce), listed
+/// with their keys: items read and response bytes must stop growing past the bound.
+async fn list_with_history(sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
+    let mut by_history = serde_json::Map::new();
+    for history in sizes.histories {
+        let t = bench_table().await;
+        let merchant = MerchantId::from_claim(&format!("m_history_{history}")).unwrap();
+        let seeding = Instant::now();
+        seed_history(&t, &merchant, sizes.history_apps, history).await;
+        eprintln!(
+            "seeded {} applications with {history} revocations each in {:.1?}",
+            sizes.history_apps,
+            seeding.elapsed()
+        );
+
+        let requests = RequestCounter::default();
+        let items = ItemsRead::default();
+        let sdk = sdk(Budget::MANAGEMENT).await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(requests.clone())
+            .interceptor(items.clone())
+            .build();
+        let mut api = t.api.clone();
+        api.store = Store::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            t.store().table(),
+            api.config.limits,
+        );
+        let functions = local_gateway::Functions::new(api, t.pepper.clone());
+        let query = format!("page=1&limit={}&include=apiKeys", sizes.history_apps);
+        let started = Instant::now();
+        let response = functions
+            .invoke(
+                "list-applications",
+                Call::list(&query).merchant(merchant.as_str()).into(),
+            )
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(response.status(), 200);
+        let bytes = match response.body() {
+            lambda_http::Body::Text(text) => text.len(),
+            other => panic!("unexpected body {other:?}"),
+        };
+        let page: Value = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+            _ => unreachable!(),
+        };
+        let listed: usize = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["apiKeys"].as_array().unwrap().len())
+            .sum();
+        let read = *items.0.lock().unwrap();
+        by_history.insert(
+            history.to_string(),
+            json!({"items_read": read, "requests": requests.count(), "response_bytes": bytes,
+                   "keys_listed": listed, "p50_us": us(elapsed)}),
+        );
+    }
+    let long = &by_history[&sizes.histories[1].to_string()];
+    report.insert("list_history_items_read", long["items_read"].clone());
+    report.insert(
+        "list_history_response_bytes",
+        long["response_bytes"].clone(),
+    );
+    report.insert("list_history_requests", long["requests"].clone());
+    report.insert("list_history", Value::Object(by_history));
+}
+
+/// One application rotated `history` times through the store (create a key, revoke it), next to
+/// its active keys; then its items copied to `apps` applications with ids of their own.
+async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: usize) {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let scratch = bench_table().await;
+    let template = MerchantId::from_claim("m_template").unwrap();
+    let new = NewApplication {
+        name: ApplicationName::parse("rotated daily").unwrap(),
+        description: None,
+    };
+    let app = scratch
+        .store()
+        .create_application(&template, new)
+        .await
+        .unwrap();
+    let app_id = ApplicationId::parse(&app.id).unwrap();
+    let active = Limits::default().max_keys_per_application as usize - 1;
+    for i in 0..active {
+        let (_, key) = generated_key(&t.pepper, &format!("service {i}"));
+        scratch
+            .store()
+            .create_api_key(&template, app_id, key)
+            .await
+            .unwrap();
+    }
+    for day in 0..history {
+        let (_, key) = generated_key(&t.pepper, &format!("daily rotation {day}"));
+        let issued = scratch
+            .store()
+            .create_api_key(&template, app_id, key)
+            .await
+            .unwrap();
+        scratch
+            .store()
+            .revoke_api_key(&template, app_id, issued.id)
+            .await
+            .unwrap();
+    }
+    let items = scratch
+        .store()
+        .client()
+        .scan()
+        .table_name(scratch.store().table())
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let kept_keys = items
+        .iter()
+        .filter(|i| matches!(i.get("SK"), Some(AttributeValue::S(sk)) if sk.starts_with("KEY#")))
+        .count();
+    assert_eq!(
+        kept_keys,
+        active + RETIRED_KEYS_KEPT.min(history),
+        "the bound on stopped keys held"
+    );
+
+    let (template_pk, merchant_pk) = (
+        format!("MERCHANT#{}", template.as_str()),
+        format!("MERCHANT#{}", merchant.as_str()),
+    );
+    let old_id = app.id.clone();
+    let mut copies = Vec::new();
+    for _ in 0..apps {
+        let new_id = ApplicationId::new().to_string();
+        for item in &items {
+            let Some(AttributeValue::S(pk)) = item.get("PK") else {
+                continue;
+            };
+            if pk != &template_pk || item.contains_key("applicationCount") {
+                continue; // lookup records (not read by a listing), and the counter (below)
+            }
+            let mut copy = item.clone();
+            for value in copy.values_mut() {
+                if let AttributeValue::S(text) = value {
+                    *text = text
+                        .replace(&old_id, &new_id)
+                        .replace(&template_pk, &merchant_pk);
+                }
+            }
+            copies.push(copy);
+        }
+    }
+    copies.push(std::collections::HashMap::from([
+        ("PK".to_owned(), AttributeValue::S(merchant_pk.clone())),
+        ("SK".to_owned(), AttributeValue::S("MERCHANT".into())),
+        (
+            "applicationCount".to_owned(),
+            AttributeValue::N(apps.to_string()),
+        ),
+    ]));
+    for chunk in copies.chunks(25) {
+        let puts = chunk.iter().map(|item| {
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+        t.store()
+            .client()
+            .batch_write_item()
+            .request_items(t.store().table(), puts.collect())
+            .send()
+            .await
+            .unwrap();
+    }
+    // The name reservations were copied once per application with the same hash: harmless here.
+}
+
 /// Gives `merchant` `apps` applications with `keys_per_app` keys each in `t`'s table, exactly as
 /// the store writes them. moto deep-copies a table on every transaction, so transactions slow
 /// down as a table grows: the store writes each batch of 10 applications into a fresh scratch
@@ -452,12 +635,10 @@ async fn seed(t: &TestApi, merchant: &MerchantId, apps: usize, keys_per_app: usi
                 .unwrap();
             let app_id = ApplicationId::parse(&app.id).unwrap();
             for _ in 0..keys_per_app {
-                let full_key = FullKey::generate(KeyMode::Live);
-                let description = Description::parse("description", "key", 200).unwrap();
-                let hash = t.pepper.hash(full_key.expose_secret());
+                let (_, key) = generated_key(&t.pepper, "key");
                 scratch
                     .store()
-                    .create_api_key(merchant, app_id, description, &full_key, hash)
+                    .create_api_key(merchant, app_id, key)
                     .await
                     .unwrap();
             }
@@ -670,6 +851,26 @@ fn print_table(report: &BTreeMap<&'static str, Value>, sizes: &Sizes) {
             "",
         );
     }
+    row(
+        "list page of apps with long history: items read",
+        v("list_history_items_read"),
+        "bounded",
+    );
+    row(
+        "  response bytes",
+        v("list_history_response_bytes"),
+        "< 6 MB",
+    );
+    for (history, case) in v("list_history").as_object().into_iter().flatten() {
+        row(
+            &format!("  {history} revocations each: items read / requests / bytes"),
+            json!(format!(
+                "{} / {} / {}",
+                case["items_read"], case["requests"], case["response_bytes"]
+            )),
+            "",
+        );
+    }
     for (function, init) in v("cold_init_ms").as_object().into_iter().flatten() {
         row(
             &format!("  {function}: init ms / first ms / RSS KiB / bytes"),
@@ -704,6 +905,7 @@ fn main() {
         verify_vs_floor(&bench_table().await, &sizes, &mut report).await;
         writes_vs_floor(&sizes, &mut report).await;
         list_at_scale(&bench_table().await, &sizes, &mut report).await;
+        list_with_history(&sizes, &mut report).await;
         cold_starts(&bench_table().await, &sizes, &mut report).await;
         report.insert("smoke", json!(sizes.smoke));
         report.insert(

@@ -12,6 +12,8 @@ use appkeys::api_key::{KeyMode, Pepper};
 use appkeys::authorize::KeyVerifier;
 use appkeys::aws::{sdk_config, Budget, RequestCounter};
 use appkeys::config::Limits;
+use appkeys::store::test_util::create_table;
+use appkeys::time::Clock;
 use appkeys::{Api, Config, Store};
 use aws_config::SdkConfig;
 use lambda_http::{Body, Request};
@@ -81,11 +83,34 @@ pub async fn delete_secret(id: &str) {
 }
 
 pub const MERCHANT: &str = "m_123";
+
+/// A freshly generated key and what the store is given of it (its prefix and keyed hash).
+pub fn generated_key(
+    pepper: &Pepper,
+    description: &str,
+) -> (appkeys::api_key::FullKey, appkeys::store::NewKey) {
+    let full_key = appkeys::api_key::FullKey::generate(KeyMode::Live);
+    let new = appkeys::store::NewKey {
+        description: appkeys::domain::Description::parse(
+            "description",
+            description,
+            appkeys::domain::KEY_DESCRIPTION_MAX,
+        )
+        .expect("a valid description"),
+        key_prefix: full_key.display_prefix().to_owned(),
+        hash: pepper.hash(full_key.expose_secret()),
+        expires_at: None,
+    };
+    (full_key, new)
+}
 pub const OTHER_MERCHANT: &str = "m_456";
 
 pub struct TestApi {
     pub api: Api,
     pub pepper: Pepper,
+    /// The clock of every store this test builds: `clock.advance(seconds)` moves time forward
+    /// for expiry and grace windows without sleeping.
+    pub clock: Clock,
     table: String,
 }
 
@@ -95,10 +120,21 @@ impl TestApi {
     }
 
     pub async fn with_limits(limits: Limits) -> Self {
+        Self::on_table("appkeys-test-", limits).await
+    }
+
+    /// A table on which the local endpoint stands in for AWS under contention: it cancels a
+    /// share of overlapping transactions with `TransactionConflict`, as DynamoDB does
+    /// (`scripts/moto_server.py`). Against AWS, the contention is real.
+    pub async fn contended(limits: Limits) -> Self {
+        Self::on_table("appkeys-contended-", limits).await
+    }
+
+    async fn on_table(prefix: &str, limits: Limits) -> Self {
         let sdk = sdk(Budget::MANAGEMENT).await;
-        let table = format!("appkeys-test-{}", uuid::Uuid::new_v4());
+        let table = format!("{prefix}{}", uuid::Uuid::new_v4());
         let client = aws_sdk_dynamodb::Client::new(&sdk);
-        Store::create_table(&client, &table)
+        create_table(&client, &table)
             .await
             .expect("create the test table");
         let config = Config {
@@ -107,15 +143,31 @@ impl TestApi {
             limits,
             key_mode: KeyMode::Live,
         };
+        let clock = Clock::adjustable();
+        let mut api = Api::new(config, &sdk);
+        api.store = api.store.with_clock(clock.clone());
         Self {
-            api: Api::new(config, &sdk),
+            api,
             pepper: Pepper::new(b"test pepper, at least 32 bytes long"),
+            clock,
             table,
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.api.store
+    }
+
+    /// On the local endpoint, the `TransactionConflict` cancellations it simulated on this
+    /// test's table so far: (transactions seen, transactions cancelled). `None` against AWS.
+    pub async fn simulated_conflicts(&self) -> Option<(u64, u64)> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").ok()?;
+        let url = format!("{endpoint}/_appkeys/conflicts/{}", self.table);
+        let counts = http_get_json(&url).await;
+        Some((
+            counts["transactions"].as_u64().expect("a count"),
+            counts["cancelled"].as_u64().expect("a count"),
+        ))
     }
 
     /// The authorizer's verifier over the same table and pepper, with a DynamoDB client whose
@@ -126,7 +178,8 @@ impl TestApi {
             counter.dynamodb_client(&sdk),
             &self.table,
             self.api.config.limits,
-        );
+        )
+        .with_clock(self.clock.clone());
         KeyVerifier::new(store, self.pepper.clone(), self.api.config.key_mode)
     }
 
@@ -217,9 +270,7 @@ impl TestApi {
                 .await
                 .expect("scan");
             for item in page.items() {
-                let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                pairs.sort();
-                items.push(pairs.join(","));
+                items.push(canonical_item(item));
             }
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -317,6 +368,27 @@ impl Drop for TestApi {
         })
         .join();
     }
+}
+
+/// An item as text with its attributes (and those of nested maps) in name order, so that two
+/// equal items always read the same.
+fn canonical_item(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    fn value(v: &AttributeValue) -> String {
+        match v {
+            AttributeValue::M(map) => format!("{{{}}}", canonical_item(map)),
+            AttributeValue::L(list) => {
+                format!("[{}]", list.iter().map(value).collect::<Vec<_>>().join(","))
+            }
+            other => format!("{other:?}"),
+        }
+    }
+    let mut pairs: Vec<_> = item
+        .iter()
+        .map(|(k, v)| format!("{k}={}", value(v)))
+        .collect();
+    pairs.sort();
+    pairs.join(",")
 }
 
 fn route_key(request: &Request) -> String {
@@ -583,6 +655,24 @@ pub fn authorizer_event(authorization: Option<&str>) -> authorizer::Request {
     serde_json::from_value(event).expect("a valid authorizer event")
 }
 
+async fn http_get_json(url: &str) -> Value {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<Bytes>>();
+    let response = client
+        .get(url.parse().expect("a valid URL"))
+        .await
+        .expect("the local endpoint answers");
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
 /// A plain HTTP/1.1 request to a spawned gateway.
 pub async fn http(
     method: &str,
@@ -689,5 +779,119 @@ impl aws_sdk_dynamodb::config::Intercept for LoseFirstResponse {
             *outcome = Err(OrchestratorError::timeout("the response was lost".into()));
         }
         Ok(())
+    }
+}
+
+type Competitor =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
+
+/// Forces an interleaving: runs a competing write to completion after a store has read what it
+/// read and right before its first transaction is sent, so that the transaction meets a changed
+/// table, as a concurrent request would make it on a bad day. Counts the transactions the store
+/// sends, to prove that it noticed and tried again.
+#[derive(Clone)]
+pub struct Interleave {
+    competitor: std::sync::Arc<std::sync::Mutex<Option<Competitor>>>,
+    transactions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Interleave {
+    /// `competitor` runs on a runtime of its own (build its clients inside it).
+    pub fn before_first_transaction<F, Fut>(competitor: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let boxed: Competitor = Box::new(move || Box::pin(competitor()));
+        Self {
+            competitor: std::sync::Arc::new(std::sync::Mutex::new(Some(boxed))),
+            transactions: Default::default(),
+        }
+    }
+
+    /// How many `TransactWriteItems` the store has sent.
+    pub fn transactions(&self) -> usize {
+        self.transactions.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the competing write has run.
+    pub fn competed(&self) -> bool {
+        self.competitor.lock().unwrap().is_none()
+    }
+
+    /// A store over `t`'s table, with its clock, whose client runs the competitor.
+    pub async fn store(&self, t: &TestApi) -> Store {
+        let sdk = sdk(Budget::MANAGEMENT).await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(self.clone())
+            .build();
+        Store::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            &t.table,
+            t.api.config.limits,
+        )
+        .with_clock(t.clock.clone())
+    }
+}
+
+impl std::fmt::Debug for Interleave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interleave")
+            .field("transactions", &self.transactions())
+            .finish()
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Interleave {
+    fn name(&self) -> &'static str {
+        "Interleave"
+    }
+
+    // Once per operation, after its configuration (which names the operation) is applied.
+    fn read_before_serialization(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::Metadata;
+        if cfg
+            .load::<Metadata>()
+            .is_none_or(|m| m.name() != "TransactWriteItems")
+        {
+            return Ok(());
+        }
+        self.transactions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let competitor = self.competitor.lock().unwrap().take();
+        if let Some(competitor) = competitor {
+            // Interceptors are synchronous: run the competitor to completion on a thread and
+            // runtime of its own while this request waits.
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime")
+                    .block_on(competitor())
+            })
+            .join()
+            .expect("the competing write ran");
+        }
+        Ok(())
+    }
+}
+
+/// A store over `table` with a client of its own, for a competing write inside an [`Interleave`].
+pub async fn fresh_store(table: &str, limits: Limits, clock: Clock) -> Store {
+    let sdk = sdk(Budget::MANAGEMENT).await;
+    Store::new(aws_sdk_dynamodb::Client::new(&sdk), table, limits).with_clock(clock)
+}
+
+impl TestApi {
+    /// This test's table name, for competing writes with clients of their own.
+    pub fn table_name(&self) -> String {
+        self.table.clone()
     }
 }

@@ -1,5 +1,8 @@
 //! The rules that must hold under concurrency, tested with truly concurrent requests: tasks on a
-//! multi-threaded runtime released together by a barrier.
+//! multi-threaded runtime released together by a barrier, on a table where the local endpoint
+//! stands in for AWS under contention (it cancels every second overlapping transaction with
+//! `TransactionConflict`, as DynamoDB does; `scripts/moto_server.py`). The counts the contract
+//! names must come out exact all the same: the store retries conflicts until its deadline.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,9 +40,33 @@ fn count_status(responses: &[TestResponse], status: u16) -> usize {
     responses.iter().filter(|r| r.status == status).count()
 }
 
+fn statuses(responses: &[TestResponse]) -> Vec<u16> {
+    responses.iter().map(|r| r.status).collect()
+}
+
+/// On the local endpoint, proves the run met simulated conflicts (and so that the store's
+/// retries ran); returns how many transactions were cancelled.
+async fn assert_conflicts_were_simulated(t: &TestApi) -> u64 {
+    match t.simulated_conflicts().await {
+        Some((transactions, cancelled)) => {
+            assert!(
+                cancelled > 0,
+                "no conflict simulated in {transactions} transactions"
+            );
+            eprintln!("simulated TransactionConflict: {cancelled} of {transactions} transactions cancelled");
+            cancelled
+        }
+        None => 0,
+    }
+}
+
+async fn contended() -> Arc<TestApi> {
+    Arc::new(TestApi::contended(Limits::default()).await)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn of_twenty_simultaneous_creates_of_one_name_exactly_one_succeeds() {
-    let t = Arc::new(TestApi::new().await);
+    let t = contended().await;
     let responses = all_at_once(&t, 20, |t, i| async move {
         // The same name in different spellings: they collide after trimming and folding.
         let name = if i % 2 == 0 {
@@ -55,7 +82,7 @@ async fn of_twenty_simultaneous_creates_of_one_name_exactly_one_succeeds() {
         count_status(&responses, 201),
         1,
         "{:?}",
-        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+        statuses(&responses)
     );
     for r in responses.iter().filter(|r| r.status != 201) {
         r.assert_problem(409, "name_taken");
@@ -63,11 +90,12 @@ async fn of_twenty_simultaneous_creates_of_one_name_exactly_one_succeeds() {
     let listed = t.list(MERCHANT, "").await;
     assert_eq!(listed.json["totalItems"], 1);
     assert_eq!(listed.json["items"].as_array().unwrap().len(), 1);
+    assert_conflicts_were_simulated(&t).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn of_max_plus_eight_simultaneous_key_creates_exactly_max_succeed() {
-    let t = Arc::new(TestApi::new().await);
+    let t = contended().await;
     let max = Limits::default().max_keys_per_application as usize;
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let responses = all_at_once(&t, max + 8, |t, i| {
@@ -79,7 +107,7 @@ async fn of_max_plus_eight_simultaneous_key_creates_exactly_max_succeed() {
         count_status(&responses, 201),
         max,
         "{:?}",
-        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+        statuses(&responses)
     );
     for r in responses.iter().filter(|r| r.status != 201) {
         r.assert_problem(400, "key_limit_reached");
@@ -89,59 +117,64 @@ async fn of_max_plus_eight_simultaneous_key_creates_exactly_max_succeed() {
         listed.json["items"][0]["apiKeys"].as_array().unwrap().len(),
         max
     );
-    // The counter the limit relies on is exact: revoking one makes room for exactly one.
+    // Every created key works: each one's lookup record was written with its key.
+    let verifier = t.verifier(&Default::default()).await;
+    for created in responses.iter().filter(|r| r.status == 201) {
+        assert_eq!(
+            TestApi::allows(&verifier, &created.text("fullKey")).await,
+            Some(true)
+        );
+    }
+    // The limit's bookkeeping is exact: revoking one makes room for exactly one.
     let one = listed.json["items"][0]["apiKeys"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_eq!(t.revoke_key(MERCHANT, &app, &one).await.status, 204);
-    assert_eq!(
-        t.create_key(MERCHANT, &app, "replacement").await.status,
-        201
-    );
-    t.create_key(MERCHANT, &app, "one too many")
-        .await
-        .assert_problem(400, "key_limit_reached");
+    t.assert_key_room(MERCHANT, &app, 1).await;
+    assert_conflicts_were_simulated(&t).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn of_eight_simultaneous_revocations_exactly_one_succeeds() {
-    let t = Arc::new(TestApi::new().await);
+    let t = contended().await;
     let app = t.create_application_named(MERCHANT, "Prod").await;
+    let verifier = t.verifier(&Default::default()).await;
     for round in 0..3 {
-        let key = t
+        let created = t
             .create_key(MERCHANT, &app, &format!("round {round}"))
-            .await
-            .text("id");
+            .await;
+        let (key, full_key) = (created.text("id"), created.text("fullKey"));
         let responses = all_at_once(&t, 8, |t, _| {
             let (app, key) = (app.clone(), key.clone());
             async move { t.revoke_key(MERCHANT, &app, &key).await }
         })
         .await;
-        assert_eq!(count_status(&responses, 204), 1, "round {round}");
+        assert_eq!(
+            count_status(&responses, 204),
+            1,
+            "round {round}: {:?}",
+            statuses(&responses)
+        );
         for r in responses.iter().filter(|r| r.status != 204) {
             r.assert_problem(400, "key_already_revoked");
         }
+        assert_eq!(TestApi::allows(&verifier, &full_key).await, Some(false));
     }
     // Each revocation freed exactly one place: the active count is back to zero.
-    let limit = Limits::default().max_keys_per_application;
-    for i in 0..limit {
-        assert_eq!(
-            t.create_key(MERCHANT, &app, &format!("fill {i}"))
-                .await
-                .status,
-            201
-        );
-    }
-    t.create_key(MERCHANT, &app, "over")
-        .await
-        .assert_problem(400, "key_limit_reached");
+    t.assert_key_room(
+        MERCHANT,
+        &app,
+        Limits::default().max_keys_per_application as usize,
+    )
+    .await;
+    assert_conflicts_were_simulated(&t).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn the_application_limit_holds_under_concurrency() {
     let t = Arc::new(
-        TestApi::with_limits(Limits {
+        TestApi::contended(Limits {
             max_applications_per_merchant: 3,
             ..Limits::default()
         })
@@ -152,9 +185,59 @@ async fn the_application_limit_holds_under_concurrency() {
             .await
     })
     .await;
-    assert_eq!(count_status(&responses, 201), 3);
+    assert_eq!(
+        count_status(&responses, 201),
+        3,
+        "{:?}",
+        statuses(&responses)
+    );
     for r in responses.iter().filter(|r| r.status != 201) {
         r.assert_problem(400, "application_limit_reached");
     }
     assert_eq!(t.list(MERCHANT, "").await.json["totalItems"], 3);
+    assert_conflicts_were_simulated(&t).await;
+}
+
+/// Disabling while keys are being created: whatever the interleaving, once the disable has
+/// answered, no key of the application is allowed, including those created concurrently; and
+/// enabling again allows every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_disable_racing_key_creations_leaves_no_key_allowed() {
+    let t = contended().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let responses = all_at_once(&t, 9, |t, i| {
+        let app = app.clone();
+        async move {
+            if i == 4 {
+                t.set_enabled(MERCHANT, &app, false).await
+            } else {
+                t.create_key(MERCHANT, &app, &format!("key {i}")).await
+            }
+        }
+    })
+    .await;
+    assert!(
+        responses.iter().all(|r| r.status == 200 || r.status == 201),
+        "{:?}",
+        statuses(&responses)
+    );
+    let keys: Vec<String> = responses
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.text("fullKey"))
+        .collect();
+    assert_eq!(keys.len(), 8);
+    let verifier = t.verifier(&Default::default()).await;
+    for key in &keys {
+        assert_eq!(
+            TestApi::allows(&verifier, key).await,
+            Some(false),
+            "a key of a disabled application was allowed"
+        );
+    }
+    assert_eq!(t.set_enabled(MERCHANT, &app, true).await.status, 200);
+    for key in &keys {
+        assert_eq!(TestApi::allows(&verifier, key).await, Some(true));
+    }
+    assert_conflicts_were_simulated(&t).await;
 }

@@ -7,13 +7,10 @@
 //! Real DynamoDB also deduplicates such retries by the SDK's client request token (for ten
 //! minutes); moto does not, so these tests exercise the store's own recognition of its writes.
 
-use api_tests::{LoseFirstResponse, TestApi, MERCHANT};
-use appkeys::api_key::{FullKey, KeyMode, Pepper};
+use api_tests::{generated_key, LoseFirstResponse, TestApi, MERCHANT};
+use appkeys::api_key::Pepper;
 use appkeys::config::Limits;
-use appkeys::domain::{
-    ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
-    KEY_DESCRIPTION_MAX,
-};
+use appkeys::domain::{ApplicationId, ApplicationName, KeyId, MerchantId, NewApplication};
 use appkeys::StoreError;
 
 const TRANSACTION: &str = "TransactWriteItems";
@@ -30,13 +27,14 @@ fn limits(max_keys: u32) -> Limits {
 }
 
 async fn new_key(store: &appkeys::Store, app: ApplicationId) -> Result<String, StoreError> {
-    let full_key = FullKey::generate(KeyMode::Live);
-    let hash = Pepper::new(b"test pepper, at least 32 bytes long").hash(full_key.expose_secret());
-    let description = Description::parse("description", "checkout", KEY_DESCRIPTION_MAX).unwrap();
+    let (_, key) = generated_key(
+        &Pepper::new(b"test pepper, at least 32 bytes long"),
+        "checkout",
+    );
     store
-        .create_api_key(&merchant(), app, description, &full_key, hash)
+        .create_api_key(&merchant(), app, key)
         .await
-        .map(|created| created.id)
+        .map(|issued| issued.id.to_string())
 }
 
 #[tokio::test]
@@ -121,12 +119,39 @@ async fn a_retried_revocation_answers_no_content_and_frees_one_place() {
     t.assert_key_room(MERCHANT, &app, 1).await;
 }
 
+#[tokio::test]
+async fn a_retried_disable_answers_the_disabled_application() {
+    let t = TestApi::new().await;
+    let app = t.create_application_named(MERCHANT, "Web Store").await;
+    let key = t
+        .create_key(MERCHANT, &app, "checkout")
+        .await
+        .text("fullKey");
+    let lossy = LoseFirstResponse::of(TRANSACTION);
+    let store = lossy
+        .store(&t.api.config.table_name, Limits::default())
+        .await;
+
+    let disabled = store
+        .set_application_enabled(&merchant(), ApplicationId::parse(&app).unwrap(), false)
+        .await
+        .expect("the change answers as done");
+    assert_eq!(
+        lossy.lost(),
+        1,
+        "the first response was lost and the write retried"
+    );
+    assert!(!disabled.is_enabled);
+    let verifier = t.verifier(&Default::default()).await;
+    assert_eq!(TestApi::allows(&verifier, &key).await, Some(false));
+}
+
 /// A lost read is retried like any other (the interceptor works on reads as on writes).
 #[tokio::test]
 async fn a_lost_read_is_simply_retried() {
     let t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Web Store").await;
-    let lossy = LoseFirstResponse::of("GetItem");
+    let lossy = LoseFirstResponse::of("BatchGetItem");
     let store = lossy
         .store(&t.api.config.table_name, Limits::default())
         .await;

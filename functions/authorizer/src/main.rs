@@ -1,6 +1,6 @@
 use appkeys::authorize::KeyVerifier;
 use appkeys::aws::{pepper_from_env, sdk_config, Budget};
-use appkeys::{Config, Store};
+use appkeys::{Api, Config};
 use lambda_runtime::{run, service_fn, Error};
 
 #[tokio::main]
@@ -11,6 +11,7 @@ async fn main() -> Result<(), Error> {
     // function's whole timeout.
     let sdk = sdk_config(Budget::AUTHORIZER).await;
     let pepper = pepper_from_env(&sdk).await?;
-    let verifier = KeyVerifier::new(Store::from_config(&sdk, &config), pepper, config.key_mode);
+    let Api { config, store } = Api::new(config, &sdk);
+    let verifier = KeyVerifier::new(store, pepper, config.key_mode);
     run(service_fn(|event| authorizer::handler(&verifier, event))).await
 }

@@ -1,7 +1,9 @@
 //! `POST /api/v1/applications/{id}/api-keys`
 
 use appkeys::api_key::{FullKey, Pepper};
+use appkeys::domain::CreatedApiKey;
 use appkeys::http::{self, json_response};
+use appkeys::store::NewKey;
 use appkeys::Api;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
@@ -16,11 +18,16 @@ pub async fn handler(
         let application_id = http::application_id(&request)?;
         let description = http::new_api_key(&request)?;
         let full_key = FullKey::generate(api.config.key_mode);
-        let hash = pepper.hash(full_key.expose_secret());
-        let created =
-            api.store.create_api_key(&merchant, application_id, description, &full_key, hash).await?;
-        tracing::info!(key_prefix = full_key.display_prefix(), key_id = %created.id, "api key created");
-        let mut response = json_response(StatusCode::CREATED, &created);
+        // The store gets what it keeps, never the key itself.
+        let new = NewKey {
+            description,
+            key_prefix: full_key.display_prefix().to_owned(),
+            hash: pepper.hash(full_key.expose_secret()),
+            expires_at: None,
+        };
+        let issued = api.store.create_api_key(&merchant, application_id, new).await?;
+        tracing::info!(key_prefix = full_key.display_prefix(), key_id = %issued.id, "api key created");
+        let mut response = json_response(StatusCode::CREATED, &CreatedApiKey::new(issued, &full_key));
         // The only response that carries a full key: no cache may keep it.
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         Ok(response)

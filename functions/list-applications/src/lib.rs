@@ -1,8 +1,7 @@
 //! `GET /api/v1/applications?include=apiKeys&page=1&limit=10`
 
-use appkeys::http::{self, json_response};
+use appkeys::http;
 use appkeys::Api;
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
 pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
@@ -10,7 +9,7 @@ pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Erro
         let merchant = http::merchant(&request, &api.config.merchant_claim)?;
         let page_request = http::page_request(&request)?;
         let page = api.store.list_applications(&merchant, page_request).await?;
-        Ok(json_response(StatusCode::OK, &page))
+        http::page_response(&page)
     })
     .await
 }

@@ -371,7 +371,7 @@ pub async fn ensure_local_resources(
         .await
         .is_err()
     {
-        appkeys::Store::create_table(&dynamodb, table).await?;
+        appkeys::store::test_util::create_table(&dynamodb, table).await?;
     }
     if let Some(secret_id) = secret_id {
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);

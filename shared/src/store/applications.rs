@@ -1,0 +1,383 @@
+//! Applications: create, list (with their keys), and enable or disable.
+
+use std::collections::HashMap;
+
+#[cfg(feature = "test-util")]
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{Put, Update};
+
+use super::codec::{
+    bool_value, get_bool, get_count, get_optional_string, get_string, get_time, number_value,
+    string_value, time_value, Item,
+};
+use super::key_items::key_summary_from_item;
+use super::keyring::Keyring;
+use super::keys::{
+    application_sk, first_key_sk, keyring_sk, lookup_pk_from_hex, merchant_pk, name_reservation_sk,
+    past_last_key_sk, APPLICATION_SK_PREFIX, MERCHANT_COUNTER_SK, PK, SK,
+};
+use super::transaction::{self, Outcome, Slot, Transaction};
+use super::{Store, RETIRED_KEYS_KEPT};
+use crate::config::Limits;
+use crate::domain::{
+    ApiKeySummary, Application, ApplicationId, Description, KeyStatus, MerchantId, NewApplication,
+    Page, PageRequest,
+};
+use crate::error::StoreError;
+use crate::time::Timestamp;
+
+/// The create-application transaction and where each of its items sits.
+struct CreateApplication {
+    transaction: Transaction,
+    /// The merchant's application counter, conditioned on room under the limit.
+    counter: Slot,
+    /// The folded name's reservation, conditioned on the name being free.
+    name: Slot,
+    /// The application itself, under a fresh id.
+    application: Slot,
+}
+
+fn create_application_transaction(
+    table: &str,
+    limits: Limits,
+    merchant: &MerchantId,
+    new: &NewApplication,
+    id: ApplicationId,
+    created_at: Timestamp,
+) -> Result<CreateApplication, StoreError> {
+    let pk = merchant_pk(merchant);
+    let mut transaction = Transaction::new();
+    let counter = transaction.update(
+        Update::builder()
+            .table_name(table)
+            .key(PK, string_value(&pk))
+            .key(SK, string_value(MERCHANT_COUNTER_SK))
+            .update_expression(
+                "SET applicationCount = if_not_exists(applicationCount, :zero) + :one",
+            )
+            .condition_expression(
+                "attribute_not_exists(applicationCount) OR applicationCount < :max",
+            )
+            .expression_attribute_values(":zero", number_value(0))
+            .expression_attribute_values(":one", number_value(1))
+            .expression_attribute_values(
+                ":max",
+                number_value(limits.max_applications_per_merchant),
+            ),
+    )?;
+    let name = transaction.put(
+        Put::builder()
+            .table_name(table)
+            .item(PK, string_value(&pk))
+            .item(SK, string_value(name_reservation_sk(new.name.folded())))
+            .item("applicationId", string_value(id.to_string()))
+            .condition_expression("attribute_not_exists(PK)"),
+    )?;
+    let mut item = Put::builder()
+        .table_name(table)
+        .item(PK, string_value(&pk))
+        .item(SK, string_value(application_sk(id)))
+        .item("id", string_value(id.to_string()))
+        .item("name", string_value(new.name.as_str()))
+        .item("isEnabled", bool_value(true))
+        .item("createdAt", time_value(created_at))
+        .condition_expression("attribute_not_exists(PK)");
+    if let Some(description) = &new.description {
+        item = item.item("description", string_value(description.as_str()));
+    }
+    let application = transaction.put(item)?;
+    transaction.put(Keyring::create(table, merchant, id))?;
+    Ok(CreateApplication {
+        transaction,
+        counter,
+        name,
+        application,
+    })
+}
+
+/// The items the create-application transaction writes, for the benchmark's raw floor.
+#[cfg(feature = "test-util")]
+pub fn create_application_transaction_items(
+    store: &Store,
+    merchant: &MerchantId,
+    new: &NewApplication,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let write = create_application_transaction(
+        &store.table,
+        store.limits,
+        merchant,
+        new,
+        ApplicationId::new(),
+        store.clock.now(),
+    )?;
+    Ok(write.transaction.items().to_vec())
+}
+
+impl Store {
+    /// One transaction: count the application under the merchant's limit, reserve its folded
+    /// name, write it and its empty keyring. Any failed condition cancels all of it.
+    pub async fn create_application(
+        &self,
+        merchant: &MerchantId,
+        new: NewApplication,
+    ) -> Result<Application, StoreError> {
+        let id = ApplicationId::new();
+        let created_at = self.clock.now();
+        let write = create_application_transaction(
+            &self.table,
+            self.limits,
+            merchant,
+            &new,
+            id,
+            created_at,
+        )?;
+        let application = Application {
+            id: id.to_string(),
+            name: new.name.as_str().to_owned(),
+            description: new.description,
+            is_enabled: true,
+            created_at,
+            api_keys: None,
+        };
+        match transaction::run(&self.client, &write.transaction, &mut self.backoff()).await? {
+            Outcome::Committed => Ok(application),
+            // The application item has this request's fresh id: only an earlier attempt of this
+            // very transaction can have written it (the SDK retried after losing the response).
+            Outcome::Cancelled(cancel) if cancel.failed(write.application) => Ok(application),
+            Outcome::Cancelled(cancel) if cancel.failed(write.name) => Err(StoreError::NameTaken),
+            Outcome::Cancelled(cancel) if cancel.failed(write.counter) => {
+                Err(StoreError::ApplicationLimitReached {
+                    max: self.limits.max_applications_per_merchant,
+                })
+            }
+            Outcome::Cancelled(cancel) => Err(cancel.unexpected()),
+        }
+    }
+
+    /// Newest first. Requests per page: one GetItem (the count), one Query for the applications
+    /// up to the end of the page, and with keys one Query for the keys of exactly the page's
+    /// applications (their sort keys are contiguous because application ids sort by time). The
+    /// keys read are bounded per application (its working keys and at most
+    /// [`RETIRED_KEYS_KEPT`] retired ones), whatever its history.
+    pub async fn list_applications(
+        &self,
+        merchant: &MerchantId,
+        request: PageRequest,
+    ) -> Result<Page<Application>, StoreError> {
+        let pk = merchant_pk(merchant);
+        let total_items = match self.get_consistent(&pk, MERCHANT_COUNTER_SK).await? {
+            Some(item) => get_count(&item, "applicationCount")?,
+            None => 0,
+        };
+        let offset = u64::from(request.page - 1) * u64::from(request.limit);
+        if offset >= total_items {
+            return Ok(Page::new(Vec::new(), request, total_items));
+        }
+        let wanted = usize::try_from(offset + u64::from(request.limit)).unwrap_or(usize::MAX);
+        let newest_first = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :app)")
+            .expression_attribute_values(":pk", string_value(&pk))
+            .expression_attribute_values(":app", string_value(APPLICATION_SK_PREFIX))
+            .scan_index_forward(false)
+            .consistent_read(true);
+        let rows = self.query_all(newest_first, Some(wanted)).await?;
+        let mut applications = rows
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(request.limit as usize)
+            .map(application_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        if request.include_api_keys && !applications.is_empty() {
+            self.attach_keys(&pk, &mut applications).await?;
+        }
+        Ok(Page::new(applications, request, total_items))
+    }
+
+    async fn attach_keys(
+        &self,
+        pk: &str,
+        applications: &mut [Application],
+    ) -> Result<(), StoreError> {
+        let parse = |id: &str| {
+            ApplicationId::parse(id)
+                .ok_or_else(|| StoreError::CorruptItem(format!("application id {id}")))
+        };
+        let (Some(newest), Some(oldest)) = (applications.first(), applications.last()) else {
+            return Ok(());
+        };
+        // Newest first, so the first application has the highest id.
+        let (newest, oldest) = (parse(&newest.id)?, parse(&oldest.id)?);
+        let mut by_application = self.keys_of_applications(pk, oldest, newest).await?;
+        for application in applications {
+            let keys = by_application.remove(&application.id).unwrap_or_default();
+            application.api_keys = Some(bounded_history(keys));
+        }
+        Ok(())
+    }
+
+    /// The keys of the applications from `oldest` to `newest` (a contiguous range of sort keys,
+    /// since application ids sort by time), by application id, in one strongly consistent query.
+    async fn keys_of_applications(
+        &self,
+        pk: &str,
+        oldest: ApplicationId,
+        newest: ApplicationId,
+    ) -> Result<HashMap<String, Vec<ApiKeySummary>>, StoreError> {
+        let keys = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", string_value(pk))
+            .expression_attribute_values(":from", string_value(first_key_sk(oldest)))
+            .expression_attribute_values(":to", string_value(past_last_key_sk(newest)))
+            .scan_index_forward(false)
+            .consistent_read(true);
+        let now = self.clock.now();
+        let mut by_application: HashMap<String, Vec<ApiKeySummary>> = HashMap::new();
+        for item in self.query_all(keys, None).await? {
+            if let Some(key) = key_summary_from_item(&item, now)? {
+                let application_id = get_string(&item, "applicationId")?.to_owned();
+                by_application.entry(application_id).or_default().push(key);
+            }
+        }
+        Ok(by_application)
+    }
+
+    /// One application with its keys, read strongly consistently: a key created or revoked a
+    /// moment ago shows as such. Two requests: the application, then its keys.
+    pub async fn get_application(
+        &self,
+        merchant: &MerchantId,
+        application: ApplicationId,
+    ) -> Result<Application, StoreError> {
+        let pk = merchant_pk(merchant);
+        let item = self
+            .get_consistent(&pk, &application_sk(application))
+            .await?
+            .ok_or(StoreError::ApplicationNotFound)?;
+        let mut found = application_from_item(&item)?;
+        let keys = self
+            .keys_of_applications(&pk, application, application)
+            .await?
+            .remove(&found.id)
+            .unwrap_or_default();
+        found.api_keys = Some(bounded_history(keys));
+        Ok(found)
+    }
+
+    /// The application and its keyring, read together. `ApplicationNotFound` if either is absent.
+    pub(super) async fn application_and_keyring(
+        &self,
+        merchant: &MerchantId,
+        application: ApplicationId,
+        backoff: &mut transaction::Backoff,
+    ) -> Result<(Item, Keyring), StoreError> {
+        let (application_sk, keyring_sk) = (application_sk(application), keyring_sk(application));
+        let mut items = self
+            .get_consistent_many(
+                &merchant_pk(merchant),
+                &[&application_sk, &keyring_sk],
+                backoff,
+            )
+            .await?;
+        match (items.remove(&application_sk), items.remove(&keyring_sk)) {
+            (Some(application), Some(keyring)) => Ok((application, Keyring::from_item(&keyring)?)),
+            (None, _) => Err(StoreError::ApplicationNotFound),
+            (Some(_), None) => Err(StoreError::CorruptItem(format!(
+                "application {application} has no keyring"
+            ))),
+        }
+    }
+
+    /// Flips `isEnabled` and, in the same transaction, `applicationEnabled` on the lookup record
+    /// of every key that may still verify (its keyring says which). The transaction is
+    /// conditioned on the keyring being as read, so a key created or rolled in between (whose
+    /// lookup record it does not include) forces a re-read instead of leaving that key with a
+    /// stale flag. Setting the current value again writes nothing.
+    pub async fn set_application_enabled(
+        &self,
+        merchant: &MerchantId,
+        application: ApplicationId,
+        enabled: bool,
+    ) -> Result<Application, StoreError> {
+        let mut backoff = self.backoff();
+        loop {
+            let (item, keyring) = self
+                .application_and_keyring(merchant, application, &mut backoff)
+                .await?;
+            let mut current = application_from_item(&item)?;
+            if current.is_enabled == enabled {
+                return Ok(current);
+            }
+            let mut transaction = Transaction::new();
+            transaction.update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key(PK, string_value(merchant_pk(merchant)))
+                    .key(SK, string_value(application_sk(application)))
+                    .update_expression("SET isEnabled = :enabled")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":enabled", bool_value(enabled)),
+            )?;
+            let keyring_unchanged = transaction.condition_check(keyring.unchanged(
+                &self.table,
+                merchant,
+                application,
+            ))?;
+            for (_, key) in keyring.working(self.clock.now()) {
+                transaction.update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .key(PK, string_value(lookup_pk_from_hex(&key.hash_hex)))
+                        .key(SK, string_value(super::keys::LOOKUP_SK))
+                        .update_expression("SET applicationEnabled = :enabled")
+                        .condition_expression("attribute_exists(PK)")
+                        .expression_attribute_values(":enabled", bool_value(enabled)),
+                )?;
+            }
+            match transaction::run(&self.client, &transaction, &mut backoff).await? {
+                Outcome::Committed => {
+                    current.is_enabled = enabled;
+                    return Ok(current);
+                }
+                Outcome::Cancelled(cancel) if cancel.failed(keyring_unchanged) => {
+                    backoff
+                        .wait("the keyring changed since it was read")
+                        .await?;
+                }
+                Outcome::Cancelled(cancel) => return Err(cancel.unexpected()),
+            }
+        }
+    }
+}
+
+/// Every working key, and the most recently stopped of the others up to the contract's bound
+/// (retired ones past it leave at the next write; this keeps the listing exact meanwhile),
+/// newest first.
+fn bounded_history(keys: Vec<ApiKeySummary>) -> Vec<ApiKeySummary> {
+    let (mut kept, mut stopped): (Vec<_>, Vec<_>) = keys
+        .into_iter()
+        .partition(|key| key.status == KeyStatus::Active);
+    stopped.sort_by_key(|key| std::cmp::Reverse(key.stopped_at()));
+    stopped.truncate(RETIRED_KEYS_KEPT);
+    kept.append(&mut stopped);
+    // Ids are UUID v7: by id is by creation time.
+    kept.sort_by(|a, b| b.id.cmp(&a.id));
+    kept
+}
+
+pub(super) fn application_from_item(item: &Item) -> Result<Application, StoreError> {
+    Ok(Application {
+        id: get_string(item, "id")?.to_owned(),
+        name: get_string(item, "name")?.to_owned(),
+        description: get_optional_string(item, "description")?
+            .map(|value| Description::from_stored(value.to_owned())),
+        is_enabled: get_bool(item, "isEnabled")?,
+        created_at: get_time(item, "createdAt")?,
+        api_keys: None,
+    })
+}

@@ -1,0 +1,106 @@
+//! Reads: single items and small sets of items of one partition, strongly consistent, and
+//! queries followed past DynamoDB's 1 MB pages.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+
+use super::codec::{get_string, string_value, Item};
+use super::failure::{build_error, sdk_error};
+use super::keys::{PK, SK};
+use super::transaction::Backoff;
+use super::Store;
+use crate::error::StoreError;
+
+impl Store {
+    /// One item, read strongly consistently.
+    pub(super) async fn get_consistent(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        Ok(self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, string_value(pk))
+            .key(SK, string_value(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .item)
+    }
+
+    /// A few items of one partition in one `BatchGetItem`, strongly consistent, by sort key.
+    /// Keys DynamoDB leaves unprocessed (under load) are asked again after a backoff. Unlike a
+    /// transactional read, this never fails for a conflict with a concurrent transaction; the
+    /// writers condition their transactions on what they read, so no snapshot is needed.
+    pub(super) async fn get_consistent_many(
+        &self,
+        pk: &str,
+        sort_keys: &[&str],
+        backoff: &mut Backoff,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::with_capacity(sort_keys.len());
+        let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+        for sk in sort_keys {
+            wanted = wanted.keys(Item::from([
+                (PK.to_owned(), string_value(pk)),
+                (SK.to_owned(), string_value(*sk)),
+            ]));
+        }
+        let mut wanted = wanted.build().map_err(build_error)?;
+        loop {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, wanted)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                found.insert(get_string(&item, SK)?.to_owned(), item);
+            }
+            match output
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.table))
+            {
+                Some(left) if !left.keys().is_empty() => {
+                    wanted = left;
+                    backoff.wait("BatchGetItem left keys unprocessed").await?;
+                }
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    /// Follows `LastEvaluatedKey` until the query is exhausted or `enough` items have come.
+    pub(super) async fn query_all(
+        &self,
+        query: QueryFluentBuilder,
+        enough: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let mut page_query = query.clone().set_exclusive_start_key(start_key);
+            if let Some(enough) = enough {
+                let missing = enough.saturating_sub(items.len());
+                page_query = page_query.limit(i32::try_from(missing).unwrap_or(i32::MAX));
+            }
+            let page = page_query.send().await.map_err(sdk_error)?;
+            items.extend(page.items.unwrap_or_default());
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() || enough.is_some_and(|enough| items.len() >= enough) {
+                return Ok(items);
+            }
+        }
+    }
+}
