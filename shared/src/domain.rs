@@ -393,6 +393,30 @@ mod tests {
     }
 
     #[test]
+    fn a_created_key_prints_only_its_prefix() {
+        use crate::api_key::KeyMode;
+        let full_key = FullKey::generate(KeyMode::Live);
+        let issued = IssuedKey {
+            id: KeyId::new(),
+            application_id: ApplicationId::new(),
+            key_prefix: full_key.display_prefix().to_owned(),
+            description: Description::parse("description", "checkout", 200).unwrap(),
+            created_at: Timestamp::from_epoch_seconds(1_700_000_000),
+            expires_at: None,
+        };
+        let created = CreatedApiKey::new(issued, &full_key);
+        let printed = format!("{created:?}");
+        assert!(
+            !printed.contains(&full_key.expose_secret()[12..]),
+            "{printed}"
+        );
+        assert!(printed.contains(full_key.display_prefix()), "{printed}");
+        // The response body is the one place it is written out.
+        let body = serde_json::to_value(&created).unwrap();
+        assert_eq!(body["fullKey"], full_key.expose_secret());
+    }
+
+    #[test]
     fn ids_must_be_canonical_uuids() {
         let id = ApplicationId::new();
         assert_eq!(ApplicationId::parse(&id.to_string()), Some(id));
