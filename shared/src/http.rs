@@ -12,6 +12,7 @@ use crate::domain::{
     Page, PageRequest, APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
 };
 use crate::error::{FieldError, StoreError};
+use crate::json::{self, JsonError};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -390,7 +391,15 @@ impl JsonObject {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::invalid("body", "a JSON object is required"));
         }
-        match strict_json::parse(bytes)? {
+        let value = json::parse_strict(bytes).map_err(|err| match err {
+            JsonError::Duplicate { member } => {
+                ApiError::invalid(&member, "must be given at most once")
+            }
+            JsonError::Syntax(err) => {
+                ApiError::invalid("body", format!("is not valid JSON: {err}"))
+            }
+        })?;
+        match value {
             Value::Object(fields) => Ok(Self {
                 fields,
                 errors: Vec::new(),
@@ -453,115 +462,6 @@ impl JsonObject {
             Ok(())
         } else {
             Err(ApiError::Validation(self.errors))
-        }
-    }
-}
-
-/// JSON parsing that refuses a member given twice. `serde_json` keeps the last of
-/// `{"isEnabled": true, "isEnabled": false}` silently, and other parsers keep the first: such a
-/// body means different things to different readers, so it is refused, naming the member.
-mod strict_json {
-    use std::cell::RefCell;
-    use std::fmt;
-
-    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-    use serde_json::{Map, Number, Value};
-
-    use super::ApiError;
-
-    pub fn parse(bytes: &[u8]) -> Result<Value, ApiError> {
-        let duplicate = RefCell::new(None);
-        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        let parsed = StrictValue {
-            path: String::new(),
-            duplicate: &duplicate,
-        }
-        .deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value));
-        match (parsed, duplicate.into_inner()) {
-            (Ok(value), _) => Ok(value),
-            (Err(_), Some(member)) => Err(ApiError::invalid(&member, "must be given at most once")),
-            (Err(err), None) => Err(ApiError::invalid(
-                "body",
-                format!("is not valid JSON: {err}"),
-            )),
-        }
-    }
-
-    /// A JSON value at `path` (`a.b[2].c`); records the first duplicate member it meets.
-    struct StrictValue<'a> {
-        path: String,
-        duplicate: &'a RefCell<Option<String>>,
-    }
-
-    impl StrictValue<'_> {
-        fn at(&self, path: String) -> Self {
-            StrictValue {
-                path,
-                duplicate: self.duplicate,
-            }
-        }
-    }
-
-    impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
-        type Value = Value;
-        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-            deserializer.deserialize_any(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for StrictValue<'_> {
-        type Value = Value;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a JSON value")
-        }
-        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-            Ok(Value::Bool(v))
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-            Ok(Value::Number(v.into()))
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-            Ok(Value::Number(v.into()))
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-            Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-            Ok(Value::String(v.to_owned()))
-        }
-        fn visit_string<E>(self, v: String) -> Result<Value, E> {
-            Ok(Value::String(v))
-        }
-        fn visit_unit<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-            let mut items = Vec::new();
-            while let Some(item) =
-                seq.next_element_seed(self.at(format!("{}[{}]", self.path, items.len())))?
-            {
-                items.push(item);
-            }
-            Ok(Value::Array(items))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-            let mut members = Map::new();
-            while let Some(name) = map.next_key::<String>()? {
-                let path = if self.path.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{}.{name}", self.path)
-                };
-                if members.contains_key(&name) {
-                    self.duplicate.borrow_mut().get_or_insert(path);
-                    return Err(de::Error::custom("a member is given twice"));
-                }
-                let value = map.next_value_seed(self.at(path))?;
-                members.insert(name, value);
-            }
-            Ok(Value::Object(members))
         }
     }
 }
