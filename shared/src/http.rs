@@ -16,9 +16,9 @@ use crate::json::{self, JsonError};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// What a function's 401 answers in `WWW-Authenticate`: the token API Gateway verified does not
-/// identify a merchant.
-pub const WWW_AUTHENTICATE_BEARER: &str = "Bearer error=\"invalid_token\"";
+/// What a function's 401 answers in `WWW-Authenticate`: the scheme, exactly as the contract
+/// writes it. (RFC 6750 §3 would add `error="invalid_token"`; the problem body says why.)
+pub const WWW_AUTHENTICATE_BEARER: &str = "Bearer";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -568,7 +568,7 @@ mod tests {
         let challenge = response.headers()[header::WWW_AUTHENTICATE]
             .to_str()
             .unwrap();
-        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        assert_eq!(challenge, "Bearer");
         for other in [ApiError::NotFound(Missing::Key), ApiError::PayloadTooLarge] {
             assert!(other
                 .into_response("r")
