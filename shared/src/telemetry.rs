@@ -8,7 +8,8 @@
 //!   the full API key for the authorizer, the merchant's JWT for every management function;
 //! - the AWS SDK logs every request and response at TRACE (`aws_smithy_runtime::client::
 //!   orchestrator`, `aws_smithy_runtime::client::orchestrator::http`): DynamoDB keys holding a
-//!   key's hash, Secrets Manager's answer holding the pepper; and what it signs (`aws_sigv4`);
+//!   key's hash, and, with `LOG_SENSITIVE_BODIES=true`, Secrets Manager's answer holding the
+//!   pepper; and what it signs (`aws_sigv4`);
 //! - the HTTP stacks under them (`hyper`, `hyper_util`, `h2`, `rustls`) log connection detail.
 //!
 //! Rather than a list of those targets (which a more specific `RUST_LOG` directive such as
