@@ -47,9 +47,9 @@ pub enum StoreError {
     #[error("the write kept conflicting with concurrent writes")]
     Contention,
     /// DynamoDB throttled or could not serve the request, even after the SDK's retries.
-    #[error("DynamoDB is unavailable: {0}")]
+    #[error("DynamoDB is unavailable")]
     Unavailable(#[source] BoxError),
-    #[error("DynamoDB request failed: {0}")]
+    #[error("DynamoDB request failed")]
     Backend(#[source] BoxError),
     #[error("stored item is malformed: {0}")]
     CorruptItem(String),

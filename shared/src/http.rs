@@ -265,24 +265,37 @@ fn text_response(status: StatusCode, body: String) -> Response<Body> {
     response
 }
 
-/// Lambda answers at most 6 MB, and API Gateway's event wraps the body in JSON with escapes:
-/// bodies stay under 5 MiB.
+/// Lambda answers at most 6 MB, and API Gateway's proxy response carries the body as a JSON
+/// string inside a JSON document, so every `"` and `\\` in it is escaped once more: what must fit
+/// is the escaped body, under 5 MiB to leave room for the rest of the envelope.
 pub const MAX_RESPONSE_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// The length of `body` as a JSON string (quotes and escapes included).
+fn escaped_len(body: &str) -> usize {
+    2 + body
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if c < ' ' => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}
 
 /// A page of applications as JSON, or, when it would not fit in one Lambda response (only a
 /// page of many applications with their keys and long descriptions can be that large), a 400
 /// naming the `limit` that fits, instead of the gateway's bare 5xx.
 pub fn page_response(page: &Page<Application>) -> Result<Response<Body>, ApiError> {
     let body = serde_json::to_string(page).map_err(|_| ApiError::Unserializable)?;
-    if body.len() <= MAX_RESPONSE_BODY_BYTES {
+    let size = escaped_len(&body);
+    if size <= MAX_RESPONSE_BODY_BYTES {
         return Ok(text_response(StatusCode::OK, body));
     }
-    let fits = (page.limit as usize * MAX_RESPONSE_BODY_BYTES / body.len()).max(1);
+    let fits = (page.limit as usize * MAX_RESPONSE_BODY_BYTES / size).max(1);
     Err(ApiError::invalid(
         "limit",
         format!(
-            "this page with its API keys would be {} bytes, more than one response can carry ({MAX_RESPONSE_BODY_BYTES}); ask for at most {fits} applications per page",
-            body.len()
+            "this page with its API keys would be {size} bytes, more than one response can carry ({MAX_RESPONSE_BODY_BYTES}); ask for at most {fits} applications per page"
         ),
     ))
 }

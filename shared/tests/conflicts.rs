@@ -36,11 +36,11 @@ fn merchant() -> MerchantId {
     MerchantId::from_claim(MERCHANT).unwrap()
 }
 
-fn s(value: &str) -> AttributeValue {
+fn text(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn n(value: i64) -> AttributeValue {
+fn number(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -102,12 +102,12 @@ fn key_id() -> KeyId {
 fn application_item(enabled: bool) -> Item {
     let app = application_id().to_string();
     Item::from([
-        ("PK".into(), s(&format!("MERCHANT#{MERCHANT}"))),
-        ("SK".into(), s(&format!("APP#{app}"))),
-        ("id".into(), s(&app)),
-        ("name".into(), s("Prod")),
+        ("PK".into(), text(&format!("MERCHANT#{MERCHANT}"))),
+        ("SK".into(), text(&format!("APP#{app}"))),
+        ("id".into(), text(&app)),
+        ("name".into(), text("Prod")),
         ("isEnabled".into(), AttributeValue::Bool(enabled)),
-        ("createdAt".into(), n(1_700_000_000)),
+        ("createdAt".into(), number(1_700_000_000)),
     ])
 }
 
@@ -117,34 +117,34 @@ fn keyring_item(active: &[KeyId]) -> Item {
         .map(|id| {
             (
                 id.to_string(),
-                AttributeValue::M(Item::from([("hash".into(), s(&"ab".repeat(32)))])),
+                AttributeValue::M(Item::from([("hash".into(), text(&"ab".repeat(32)))])),
             )
         })
         .collect();
     Item::from([
-        ("PK".into(), s(&format!("MERCHANT#{MERCHANT}"))),
-        ("SK".into(), s(&format!("KEYRING#{}", application_id()))),
+        ("PK".into(), text(&format!("MERCHANT#{MERCHANT}"))),
+        ("SK".into(), text(&format!("KEYRING#{}", application_id()))),
         ("activeKeys".into(), AttributeValue::M(entries)),
         ("rolledKeys".into(), AttributeValue::M(Item::new())),
         ("retiredKeys".into(), AttributeValue::L(Vec::new())),
-        ("version".into(), n(3)),
+        ("version".into(), number(3)),
     ])
 }
 
 fn key_item() -> Item {
     Item::from([
-        ("PK".into(), s(&format!("MERCHANT#{MERCHANT}"))),
+        ("PK".into(), text(&format!("MERCHANT#{MERCHANT}"))),
         (
             "SK".into(),
-            s(&format!("KEY#{}#{}", application_id(), key_id())),
+            text(&format!("KEY#{}#{}", application_id(), key_id())),
         ),
-        ("id".into(), s(&key_id().to_string())),
-        ("applicationId".into(), s(&application_id().to_string())),
-        ("keyPrefix".into(), s("ks_live_abcd")),
-        ("description".into(), s("checkout")),
-        ("keyStatus".into(), s("active")),
-        ("createdAt".into(), n(1_700_000_000)),
-        ("keyHash".into(), s(&"ab".repeat(32))),
+        ("id".into(), text(&key_id().to_string())),
+        ("applicationId".into(), text(&application_id().to_string())),
+        ("keyPrefix".into(), text("ks_live_abcd")),
+        ("description".into(), text("checkout")),
+        ("keyStatus".into(), text("active")),
+        ("createdAt".into(), number(1_700_000_000)),
+        ("keyHash".into(), text(&"ab".repeat(32))),
     ])
 }
 
@@ -404,14 +404,14 @@ async fn any_other_failure_is_500_without_detail() {
 async fn a_list_query_is_followed_past_a_page_cut() {
     let counter = mock!(Client::get_item).then_output(|| {
         GetItemOutput::builder()
-            .item("applicationCount", n(3))
+            .item("applicationCount", number(3))
             .build()
     });
     let app = |i: i64| {
         let mut item = application_item(true);
         let id = ApplicationId::new().to_string();
-        item.insert("id".into(), s(&id));
-        item.insert("name".into(), s(&format!("app {i}")));
+        item.insert("id".into(), text(&id));
+        item.insert("name".into(), text(&format!("app {i}")));
         item
     };
     let first_page = mock!(Client::query)
@@ -420,13 +420,13 @@ async fn a_list_query_is_followed_past_a_page_cut() {
             QueryOutput::builder()
                 .items(app(1))
                 .items(app(2))
-                .last_evaluated_key("PK", s("MERCHANT#m_1"))
-                .last_evaluated_key("SK", s("APP#cut-here"))
+                .last_evaluated_key("PK", text("MERCHANT#m_1"))
+                .last_evaluated_key("SK", text("APP#cut-here"))
                 .build()
         });
     let second_page = mock!(Client::query)
         .match_requests(|input| {
-            input.exclusive_start_key().and_then(|key| key.get("SK")) == Some(&s("APP#cut-here"))
+            input.exclusive_start_key().and_then(|key| key.get("SK")) == Some(&text("APP#cut-here"))
         })
         .then_output(move || QueryOutput::builder().items(app(3)).build());
     let store = store(&[&counter, &first_page, &second_page]);
@@ -437,5 +437,203 @@ async fn a_list_query_is_followed_past_a_page_cut() {
     };
     let page = store.list_applications(&merchant(), request).await.unwrap();
     assert_eq!(page.items.len(), 3);
+    assert_eq!((first_page.num_calls(), second_page.num_calls()), (1, 1));
+}
+
+/// A cancellation with `reason` on the first item, for a transaction of four.
+fn cancelled_for(reason: &'static str) -> impl Fn() -> TransactWriteItemsError + Send + Sync {
+    move || {
+        let code = |code: &str| CancellationReason::builder().code(code).build();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .cancellation_reasons(code(reason))
+                .cancellation_reasons(code("None"))
+                .cancellation_reasons(code("None"))
+                .cancellation_reasons(code("None"))
+                .build(),
+        )
+    }
+}
+
+/// DynamoDB answers a transaction it cannot serve for capacity with a cancellation whose reason
+/// is `ThrottlingError` (or `ProvisionedThroughputExceeded`), which the SDK does not retry: the
+/// store retries it until its deadline, then answers 503. (Found by review: it was 500.)
+#[tokio::test(start_paused = true)]
+async fn a_transaction_cancelled_for_throttling_is_retried_then_503() {
+    for reason in ["ThrottlingError", "ProvisionedThroughputExceeded"] {
+        let throttled = mock!(Client::transact_write_items)
+            .sequence()
+            .error(cancelled_for(reason))
+            .times(2)
+            .output(|| TransactWriteItemsOutput::builder().build())
+            .build();
+        let store = store(&[&throttled]);
+        store
+            .create_application(&merchant(), new_application())
+            .await
+            .unwrap();
+        assert_eq!(throttled.num_calls(), 3, "{reason}");
+
+        let throttled = mock!(Client::transact_write_items)
+            .sequence()
+            .error(cancelled_for(reason))
+            .repeatedly()
+            .build();
+        let store = self::store(&[&throttled]);
+        let err = store
+            .create_application(&merchant(), new_application())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Unavailable(_)),
+            "{reason}: {err:?}"
+        );
+        let response = ApiError::from(err).into_response("req-1");
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "1");
+    }
+}
+
+/// When what a writer read keeps changing before it writes (the condition on the keyring fails
+/// every time), it reads again only until its deadline, then answers 503.
+#[tokio::test(start_paused = true)]
+async fn a_writer_whose_reads_keep_going_stale_gives_up_at_its_deadline() {
+    // Where each writer's transaction puts the keyring (the slot the stub fails).
+    for (writer, keyring_slot, items) in [
+        (Writer::CreateKey, 3, 4),
+        (Writer::Disable, 1, 3),
+        (Writer::Revoke, 2, 3),
+    ] {
+        let sent = Sent::default();
+        let stale = mock!(Client::transact_write_items)
+            .match_requests(sent.record())
+            .sequence()
+            .error(move || {
+                let code = |code: &str| CancellationReason::builder().code(code).build();
+                let mut reasons = vec![code("None"); items];
+                reasons[keyring_slot] = code("ConditionalCheckFailed");
+                TransactWriteItemsError::TransactionCanceledException(
+                    TransactionCanceledException::builder()
+                        .set_cancellation_reasons(Some(reasons))
+                        .build(),
+                )
+            })
+            .repeatedly()
+            .build();
+        let reads = state();
+        let store = store(&[&reads, &stale]);
+        let started = tokio::time::Instant::now();
+        let err = write(writer, &store).await.unwrap_err();
+        assert!(matches!(err, StoreError::Contention), "{writer:?}: {err:?}");
+        assert!(
+            started.elapsed() <= RetryPolicy::MANAGEMENT.budget,
+            "{writer:?}"
+        );
+        assert!(
+            sent.sizes().len() > 5,
+            "{writer:?}: read again and again until the deadline"
+        );
+    }
+}
+
+/// A DynamoDB that accepts connections and never answers: the operation is cut off at its
+/// deadline (here 300 ms), long before the SDK's own 3 s attempt timeout would end it. So the
+/// deadline bounds the whole operation, not only its retries.
+#[tokio::test]
+async fn a_request_that_never_answers_is_cut_off_at_the_deadline() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(format!("http://{address}"))
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
+        .build();
+    let policy = RetryPolicy {
+        budget: Duration::from_millis(300),
+        ..RetryPolicy::MANAGEMENT
+    };
+    let store =
+        Store::new(Client::from_conf(config), "t", Limits::default()).with_retry_policy(policy);
+    let request = appkeys::domain::PageRequest {
+        page: 1,
+        limit: 10,
+        include_api_keys: false,
+    };
+    let started = std::time::Instant::now();
+    let err = store
+        .list_applications(&merchant(), request)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Throttling of a batch read, named only by its error code (not a modelled error), is 503.
+#[tokio::test(start_paused = true)]
+async fn throttling_named_by_code_only_is_503_for_batch_reads_too() {
+    let throttled = mock!(Client::batch_get_item)
+        .sequence()
+        .error(|| {
+            aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError::generic(
+                aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("Rate of requests exceeds the allowed throughput.")
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    let store = store(&[&throttled]);
+    let err = store
+        .set_application_enabled(&merchant(), application_id(), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+/// The key query of a listing is followed past a page cut too.
+#[tokio::test]
+async fn a_key_query_is_followed_past_a_page_cut() {
+    let application = application_item(true);
+    let app = mock!(Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .set_item(Some(application.clone()))
+            .build()
+    });
+    let first_page = mock!(Client::query)
+        .match_requests(|input| input.exclusive_start_key().is_none())
+        .then_output(|| {
+            QueryOutput::builder()
+                .items(key_item())
+                .last_evaluated_key("PK", text("MERCHANT#m_1"))
+                .last_evaluated_key("SK", text("KEY#cut-here"))
+                .build()
+        });
+    let second_page = mock!(Client::query)
+        .match_requests(|input| {
+            input.exclusive_start_key().and_then(|key| key.get("SK")) == Some(&text("KEY#cut-here"))
+        })
+        .then_output(|| {
+            let mut other = key_item();
+            other.insert("id".into(), text(&KeyId::new().to_string()));
+            QueryOutput::builder().items(other).build()
+        });
+    let store = store(&[&app, &first_page, &second_page]);
+    let found = store
+        .get_application(&merchant(), application_id())
+        .await
+        .unwrap();
+    assert_eq!(found.api_keys.unwrap().len(), 2);
     assert_eq!((first_page.num_calls(), second_page.num_calls()), (1, 1));
 }

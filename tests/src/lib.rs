@@ -793,6 +793,8 @@ type Competitor =
 pub struct Interleave {
     competitor: std::sync::Arc<std::sync::Mutex<Option<Competitor>>>,
     transactions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Before which of the store's transactions (1 = its first) the competitor runs.
+    before: usize,
 }
 
 impl Interleave {
@@ -802,10 +804,20 @@ impl Interleave {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
+        Self::before_transaction(1, competitor)
+    }
+
+    /// The competitor runs right before the store's `number`th transaction (1 = its first).
+    pub fn before_transaction<F, Fut>(number: usize, competitor: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let boxed: Competitor = Box::new(move || Box::pin(competitor()));
         Self {
             competitor: std::sync::Arc::new(std::sync::Mutex::new(Some(boxed))),
             transactions: Default::default(),
+            before: number,
         }
     }
 
@@ -863,8 +875,13 @@ impl aws_sdk_dynamodb::config::Intercept for Interleave {
         {
             return Ok(());
         }
-        self.transactions
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let number = self
+            .transactions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if number != self.before {
+            return Ok(());
+        }
         let competitor = self.competitor.lock().unwrap().take();
         if let Some(competitor) = competitor {
             // Interceptors are synchronous: run the competitor to completion on a thread and

@@ -232,3 +232,130 @@ async fn a_revocation_that_loses_the_race_is_told_so() {
     )
     .await;
 }
+
+/// A key created between a revocation's read and its transaction. The revocation rewrites the
+/// keyring: unless its version condition refuses the stale rewrite, the new key drops out of the
+/// keyring, and a later disable (which rewrites only the keyring's keys' lookup records) would
+/// leave it allowed. (Found by review: no other test failed with the condition weakened.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_created_while_revoking_is_disabled_with_its_application_later() {
+    let f = fixture().await;
+    let created_key = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (table, limits, clock, pepper, slot, app) = (
+        f.t.table_name(),
+        f.t.api.config.limits,
+        f.t.clock.clone(),
+        f.t.pepper.clone(),
+        created_key.clone(),
+        f.application(),
+    );
+    let interleave = Interleave::before_first_transaction(move || async move {
+        let store = fresh_store(&table, limits, clock).await;
+        let (full_key, new) = generated_key(&pepper, "made meanwhile");
+        store
+            .create_api_key(&merchant(), app, new)
+            .await
+            .expect("the competing create");
+        *slot.lock().unwrap() = Some(full_key.expose_secret().to_owned());
+    });
+    let store = interleave.store(&f.t).await;
+    let (app, key) = ids(&f.app, &f.first.0);
+    store.revoke_api_key(&merchant(), app, key).await.unwrap();
+    assert_eq!(
+        interleave.transactions(),
+        2,
+        "the keyring changed: the revocation read again"
+    );
+    let meanwhile = created_key
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the competing key");
+    assert_eq!(f.t.set_enabled(MERCHANT, &f.app, false).await.status, 200);
+    assert_eq!(
+        f.allows(&meanwhile).await,
+        Some(false),
+        "a key of a disabled application was allowed"
+    );
+    assert_eq!(f.allows(&f.first.1).await, Some(false));
+}
+
+/// At the limit with an expired key, a creation reclaims the expired key's place by rewriting
+/// the keyring under its version. Between its read and that rewrite, another key is revoked and
+/// another created with the freed place: the stale rewrite must be refused (or the new key would
+/// drop out of the keyring, out of reach of a disable), and the creation must read again and
+/// still find the expired key's place.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reclaiming_creation_racing_a_revoke_and_a_plain_creation_keeps_every_key() {
+    let t = TestApi::with_limits(appkeys::config::Limits {
+        max_keys_per_application: 3,
+        ..Default::default()
+    })
+    .await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let app_id = ApplicationId::parse(&app).unwrap();
+    let (_, mut expiring) = generated_key(&t.pepper, "short");
+    expiring.expires_at = Some(t.clock.now().plus_seconds(60));
+    t.store()
+        .create_api_key(&merchant(), app_id, expiring)
+        .await
+        .unwrap();
+    let kept = t.create_key(MERCHANT, &app, "kept").await.text("fullKey");
+    let revoked = t.create_key(MERCHANT, &app, "revoked meanwhile").await;
+    let revoked_id = KeyId::parse(&revoked.text("id")).unwrap();
+    t.clock
+        .advance(61 + appkeys::store::CLOCK_SKEW_MARGIN_SECONDS);
+
+    let (table, limits, clock, pepper) = (
+        t.table_name(),
+        t.api.config.limits,
+        t.clock.clone(),
+        t.pepper.clone(),
+    );
+    let competitor_key = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot = competitor_key.clone();
+    // The creation's first transaction (a plain add) fails on the full keyring; it reads and
+    // prepares the reclaiming rewrite; the competitors run right before that second transaction.
+    let interleave = Interleave::before_transaction(2, move || async move {
+        let store = fresh_store(&table, limits, clock).await;
+        store
+            .revoke_api_key(&merchant(), app_id, revoked_id)
+            .await
+            .expect("the competing revoke");
+        let (full_key, new) = generated_key(&pepper, "competitor");
+        store
+            .create_api_key(&merchant(), app_id, new)
+            .await
+            .expect("the competing plain add");
+        *slot.lock().unwrap() = Some(full_key.expose_secret().to_owned());
+    });
+    let store = interleave.store(&t).await;
+    let (mine, new) = generated_key(&t.pepper, "mine");
+    store
+        .create_api_key(&merchant(), app_id, new)
+        .await
+        .expect("the expired key's place is still free");
+    assert_eq!(
+        interleave.transactions(),
+        3,
+        "plain add refused, stale rewrite refused, rewrite after reading again"
+    );
+    let competitor = competitor_key
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the competing key");
+
+    let verifier = t.verifier(&Default::default()).await;
+    for key in [mine.expose_secret(), &kept, &competitor] {
+        assert_eq!(TestApi::allows(&verifier, key).await, Some(true));
+    }
+    t.create_key(MERCHANT, &app, "over")
+        .await
+        .assert_problem(400, "key_limit_reached");
+    // Every working key is in the keyring: disabling reaches each one.
+    assert_eq!(t.set_enabled(MERCHANT, &app, false).await.status, 200);
+    for key in [mine.expose_secret(), &kept, &competitor] {
+        assert_eq!(TestApi::allows(&verifier, key).await, Some(false));
+    }
+}

@@ -12,7 +12,7 @@ use super::key_items::{
 };
 use super::keyring::{Keyring, LiveKey};
 use super::keys::{application_sk, key_sk, lookup_pk_from_hex, merchant_pk, LOOKUP_SK, PK, SK};
-use super::transaction::{self, Outcome, Slot, Transaction, MAX_TRANSACTION_ITEMS};
+use super::transaction::{self, Outcome, Retry, Slot, Transaction, MAX_TRANSACTION_ITEMS};
 use super::{Store, TTL_ATTRIBUTE};
 use crate::api_key::KeyHash;
 use crate::domain::{ApplicationId, Description, IssuedKey, KeyId, KeyStatus, MerchantId};
@@ -50,50 +50,51 @@ enum KeyringChange {
     Replace(Keyring),
 }
 
-#[allow(clippy::too_many_arguments)]
-fn create_key_transaction(
-    table: &str,
-    max_keys: u32,
-    merchant: &MerchantId,
-    issued: &IssuedKey,
-    hash: &KeyHash,
-    enabled: bool,
-    change: KeyringChange,
-) -> Result<CreateKey, StoreError> {
-    let application = issued.application_id;
-    let mut transaction = Transaction::new();
-    let application_slot = transaction.condition_check(
-        ConditionCheck::builder()
-            .table_name(table)
-            .key(PK, string_value(merchant_pk(merchant)))
-            .key(SK, string_value(application_sk(application)))
-            .condition_expression("attribute_exists(PK) AND isEnabled = :enabled")
-            .expression_attribute_values(":enabled", bool_value(enabled)),
-    )?;
-    let key = transaction.put(key_item(table, merchant, issued, hash))?;
-    transaction.put(lookup_record(table, merchant, issued, hash, enabled))?;
-    let keyring = match change {
-        KeyringChange::Add => transaction.update(Keyring::add_active_key(
-            table,
-            merchant,
-            application,
-            issued.id,
-            &LiveKey {
-                hash_hex: hash.to_hex(),
-                expires_at: issued.expires_at,
-            },
-            max_keys,
-        ))?,
-        KeyringChange::Replace(next) => {
-            replace_keyring(&mut transaction, table, merchant, application, next)?
-        }
-    };
-    Ok(CreateKey {
-        transaction,
-        keyring,
-        application: application_slot,
-        key,
-    })
+impl Store {
+    fn create_key_transaction(
+        &self,
+        merchant: &MerchantId,
+        issued: &IssuedKey,
+        hash: &KeyHash,
+        enabled: bool,
+        change: KeyringChange,
+    ) -> Result<CreateKey, StoreError> {
+        let (table, max_keys) = (self.table.as_str(), self.limits.max_keys_per_application);
+        let application = issued.application_id;
+        let mut transaction = Transaction::new();
+        let application_slot = transaction.condition_check(
+            ConditionCheck::builder()
+                .table_name(table)
+                .key(PK, string_value(merchant_pk(merchant)))
+                .key(SK, string_value(application_sk(application)))
+                .condition_expression("attribute_exists(PK) AND isEnabled = :enabled")
+                .expression_attribute_values(":enabled", bool_value(enabled)),
+        )?;
+        let key = transaction.put(key_item(table, merchant, issued, hash))?;
+        transaction.put(lookup_record(table, merchant, issued, hash, enabled))?;
+        let keyring = match change {
+            KeyringChange::Add => transaction.update(Keyring::add_active_key(
+                table,
+                merchant,
+                application,
+                issued.id,
+                &LiveKey {
+                    hash_hex: hash.to_hex(),
+                    expires_at: issued.expires_at,
+                },
+                max_keys,
+            ))?,
+            KeyringChange::Replace(next) => {
+                replace_keyring(&mut transaction, table, merchant, application, next)?
+            }
+        };
+        Ok(CreateKey {
+            transaction,
+            keyring,
+            application: application_slot,
+            key,
+        })
+    }
 }
 
 /// Adds the keyring's replacement to `transaction`, last, with the deletion of the key items of
@@ -123,15 +124,8 @@ pub fn create_key_transaction_items(
     new: &NewKey,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let issued = issue(application, new, store.clock.now());
-    let write = create_key_transaction(
-        &store.table,
-        store.limits.max_keys_per_application,
-        merchant,
-        &issued,
-        &new.hash,
-        true,
-        KeyringChange::Add,
-    )?;
+    let write =
+        store.create_key_transaction(merchant, &issued, &new.hash, true, KeyringChange::Add)?;
     Ok(write.transaction.items().to_vec())
 }
 
@@ -161,20 +155,13 @@ impl Store {
     ) -> Result<IssuedKey, StoreError> {
         let max = self.limits.max_keys_per_application;
         let issued = issue(application, &new, self.clock.now());
-        let mut backoff = self.backoff();
+        let mut attempts = self.attempts();
         let (mut enabled, mut change) = (true, KeyringChange::Add);
         let mut read_before = false;
         loop {
-            let write = create_key_transaction(
-                &self.table,
-                max,
-                merchant,
-                &issued,
-                &new.hash,
-                enabled,
-                change,
-            )?;
-            match transaction::run(&self.client, &write.transaction, &mut backoff).await? {
+            let write =
+                self.create_key_transaction(merchant, &issued, &new.hash, enabled, change)?;
+            match transaction::run(&self.client, &write.transaction, &mut attempts).await? {
                 Outcome::Committed => return Ok(issued),
                 // The key item has this request's fresh id: only an earlier attempt of this very
                 // transaction can have written it (the SDK retried after losing the response).
@@ -185,13 +172,11 @@ impl Store {
             }
             // Missing, full, or not as assumed: read what is there.
             if read_before {
-                backoff
-                    .wait("the application or its keyring changed since it was read")
-                    .await?;
+                attempts.wait(Retry::Changed).await?;
             }
             read_before = true;
             let (item, keyring) = self
-                .application_and_keyring(merchant, application, &mut backoff)
+                .application_and_keyring(merchant, application, &mut attempts)
                 .await?;
             enabled = get_bool(&item, "isEnabled")?;
             let now = self.clock.now();
@@ -233,17 +218,15 @@ impl Store {
             key_sk(application, key),
             super::keys::keyring_sk(application),
         );
-        let mut backoff = self.backoff();
+        let mut attempts = self.attempts();
         let mut attempted = false;
         loop {
             if attempted {
-                backoff
-                    .wait("the key or its keyring changed since they were read")
-                    .await?;
+                attempts.wait(Retry::Changed).await?;
             }
             attempted = true;
             let mut items = self
-                .get_consistent_many(&pk, &[&key_sk, &keyring_sk], &mut backoff)
+                .get_consistent_many(&pk, &[&key_sk, &keyring_sk], &mut attempts)
                 .await?;
             let (Some(key_item), Some(keyring_item)) =
                 (items.remove(&key_sk), items.remove(&keyring_sk))
@@ -261,10 +244,8 @@ impl Store {
                 KeyStatus::Active => {}
             }
             let mut next = Keyring::from_item(&keyring_item)?;
-            next.active.remove(&key);
-            next.rolled.remove(&key);
-            next.retired.push(key);
             next.reclaim_expired(now);
+            next.retire(key, now);
 
             let mut transaction = Transaction::new();
             let key_slot = transaction.update(
@@ -294,7 +275,7 @@ impl Store {
             )?;
             let keyring =
                 replace_keyring(&mut transaction, &self.table, merchant, application, next)?;
-            match transaction::run(&self.client, &transaction, &mut backoff).await? {
+            match transaction::run(&self.client, &transaction, &mut attempts).await? {
                 Outcome::Committed => return Ok(()),
                 // Another request revoked it, the key expired, or this request's own earlier
                 // attempt was applied and its response lost: the next read tells which.

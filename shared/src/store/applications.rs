@@ -16,7 +16,7 @@ use super::keys::{
     application_sk, first_key_sk, keyring_sk, lookup_pk_from_hex, merchant_pk, name_reservation_sk,
     past_last_key_sk, APPLICATION_SK_PREFIX, MERCHANT_COUNTER_SK, PK, SK,
 };
-use super::transaction::{self, Outcome, Slot, Transaction};
+use super::transaction::{self, Attempts, Outcome, Retry, Slot, Transaction};
 use super::{Store, RETIRED_KEYS_KEPT};
 use crate::config::Limits;
 use crate::domain::{
@@ -139,7 +139,7 @@ impl Store {
             created_at,
             api_keys: None,
         };
-        match transaction::run(&self.client, &write.transaction, &mut self.backoff()).await? {
+        match transaction::run(&self.client, &write.transaction, &mut self.attempts()).await? {
             Outcome::Committed => Ok(application),
             // The application item has this request's fresh id: only an earlier attempt of this
             // very transaction can have written it (the SDK retried after losing the response).
@@ -165,7 +165,11 @@ impl Store {
         request: PageRequest,
     ) -> Result<Page<Application>, StoreError> {
         let pk = merchant_pk(merchant);
-        let total_items = match self.get_consistent(&pk, MERCHANT_COUNTER_SK).await? {
+        let attempts = self.attempts();
+        let total_items = match self
+            .get_consistent(&pk, MERCHANT_COUNTER_SK, &attempts)
+            .await?
+        {
             Some(item) => get_count(&item, "applicationCount")?,
             None => 0,
         };
@@ -183,7 +187,9 @@ impl Store {
             .expression_attribute_values(":app", string_value(APPLICATION_SK_PREFIX))
             .scan_index_forward(false)
             .consistent_read(true);
-        let rows = self.query_all(newest_first, Some(wanted)).await?;
+        let rows = self
+            .query_all(newest_first, Some(wanted), &attempts)
+            .await?;
         let mut applications = rows
             .iter()
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))
@@ -191,7 +197,7 @@ impl Store {
             .map(application_from_item)
             .collect::<Result<Vec<_>, _>>()?;
         if request.include_api_keys && !applications.is_empty() {
-            self.attach_keys(&pk, &mut applications).await?;
+            self.attach_keys(&pk, &mut applications, &attempts).await?;
         }
         Ok(Page::new(applications, request, total_items))
     }
@@ -200,6 +206,7 @@ impl Store {
         &self,
         pk: &str,
         applications: &mut [Application],
+        attempts: &Attempts,
     ) -> Result<(), StoreError> {
         let parse = |id: &str| {
             ApplicationId::parse(id)
@@ -210,7 +217,9 @@ impl Store {
         };
         // Newest first, so the first application has the highest id.
         let (newest, oldest) = (parse(&newest.id)?, parse(&oldest.id)?);
-        let mut by_application = self.keys_of_applications(pk, oldest, newest).await?;
+        let mut by_application = self
+            .keys_of_applications(pk, oldest, newest, attempts)
+            .await?;
         for application in applications {
             let keys = by_application.remove(&application.id).unwrap_or_default();
             application.api_keys = Some(bounded_history(keys));
@@ -225,6 +234,7 @@ impl Store {
         pk: &str,
         oldest: ApplicationId,
         newest: ApplicationId,
+        attempts: &Attempts,
     ) -> Result<HashMap<String, Vec<ApiKeySummary>>, StoreError> {
         let keys = self
             .client
@@ -238,7 +248,7 @@ impl Store {
             .consistent_read(true);
         let now = self.clock.now();
         let mut by_application: HashMap<String, Vec<ApiKeySummary>> = HashMap::new();
-        for item in self.query_all(keys, None).await? {
+        for item in self.query_all(keys, None, attempts).await? {
             if let Some(key) = key_summary_from_item(&item, now)? {
                 let application_id = get_string(&item, "applicationId")?.to_owned();
                 by_application.entry(application_id).or_default().push(key);
@@ -255,13 +265,14 @@ impl Store {
         application: ApplicationId,
     ) -> Result<Application, StoreError> {
         let pk = merchant_pk(merchant);
+        let attempts = self.attempts();
         let item = self
-            .get_consistent(&pk, &application_sk(application))
+            .get_consistent(&pk, &application_sk(application), &attempts)
             .await?
             .ok_or(StoreError::ApplicationNotFound)?;
         let mut found = application_from_item(&item)?;
         let keys = self
-            .keys_of_applications(&pk, application, application)
+            .keys_of_applications(&pk, application, application, &attempts)
             .await?
             .remove(&found.id)
             .unwrap_or_default();
@@ -274,14 +285,14 @@ impl Store {
         &self,
         merchant: &MerchantId,
         application: ApplicationId,
-        backoff: &mut transaction::Backoff,
+        attempts: &mut transaction::Attempts,
     ) -> Result<(Item, Keyring), StoreError> {
         let (application_sk, keyring_sk) = (application_sk(application), keyring_sk(application));
         let mut items = self
             .get_consistent_many(
                 &merchant_pk(merchant),
                 &[&application_sk, &keyring_sk],
-                backoff,
+                attempts,
             )
             .await?;
         match (items.remove(&application_sk), items.remove(&keyring_sk)) {
@@ -304,10 +315,10 @@ impl Store {
         application: ApplicationId,
         enabled: bool,
     ) -> Result<Application, StoreError> {
-        let mut backoff = self.backoff();
+        let mut attempts = self.attempts();
         loop {
             let (item, keyring) = self
-                .application_and_keyring(merchant, application, &mut backoff)
+                .application_and_keyring(merchant, application, &mut attempts)
                 .await?;
             let mut current = application_from_item(&item)?;
             if current.is_enabled == enabled {
@@ -339,15 +350,13 @@ impl Store {
                         .expression_attribute_values(":enabled", bool_value(enabled)),
                 )?;
             }
-            match transaction::run(&self.client, &transaction, &mut backoff).await? {
+            match transaction::run(&self.client, &transaction, &mut attempts).await? {
                 Outcome::Committed => {
                     current.is_enabled = enabled;
                     return Ok(current);
                 }
                 Outcome::Cancelled(cancel) if cancel.failed(keyring_unchanged) => {
-                    backoff
-                        .wait("the keyring changed since it was read")
-                        .await?;
+                    attempts.wait(Retry::Changed).await?;
                 }
                 Outcome::Cancelled(cancel) => return Err(cancel.unexpected()),
             }

@@ -47,3 +47,12 @@ fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> boo
 pub fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Backend(Box::new(err))
 }
+
+/// A request that got no answer: it may have been applied. Only a writer that recognises its own
+/// earlier write may send it again.
+pub fn outcome_unknown<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    matches!(
+        err,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+    )
+}

@@ -8,7 +8,7 @@
 //!   transaction, so expiry needs no write when it happens.
 //! - `rolledKeys`: rolled keys in their grace window; they verify until `expiresAt` and do not
 //!   count toward the limit.
-//! - `retiredKeys`: keys that no longer verify, oldest retirement first. Past
+//! - `retiredKeys`: keys that no longer verify, with when they stopped, oldest first. Past
 //!   [`RETIRED_KEYS_KEPT`], the oldest key items are deleted in the retiring transaction.
 //! - `version`: bumped by every write, so that a writer that read the keyring can condition its
 //!   transaction on nothing having changed since.
@@ -19,8 +19,8 @@ use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, PutBuilder, Updat
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, Update};
 
 use super::codec::{
-    get_count, get_list, get_map, get_optional_time, get_string, number_value, string_value,
-    time_value, Item,
+    get_count, get_list, get_map, get_optional_time, get_string, get_time, number_value,
+    string_value, time_value, Item,
 };
 use super::keys::{keyring_sk, merchant_pk, PK, SK};
 use super::transaction::MAX_TRANSACTION_ITEMS;
@@ -36,6 +36,12 @@ pub const RETIRED_KEYS_KEPT: usize = 100;
 /// beside the application, its keyring and the audit event: 100 items at most.
 pub const LIVE_KEYS_MAX: usize = MAX_TRANSACTION_ITEMS - 3;
 
+/// How far apart two functions' clocks may be. A key that expired less than this ago may still
+/// be allowed by an authorizer whose clock is behind, so disabling its application still
+/// rewrites its lookup record, and it only leaves the keyring's working keys after this. (Lambda
+/// hosts keep time with the Amazon Time Sync Service, far closer than this.)
+pub const CLOCK_SKEW_MARGIN_SECONDS: i64 = 60;
+
 /// A key whose lookup record may still allow: where that record is, and when it stops working.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveKey {
@@ -46,6 +52,11 @@ pub struct LiveKey {
 impl LiveKey {
     pub fn works_at(&self, now: Timestamp) -> bool {
         self.expires_at.is_none_or(|expires| now < expires)
+    }
+
+    /// Whether some authorizer, its clock up to the skew margin behind, may still allow it.
+    fn may_work_somewhere_at(&self, now: Timestamp) -> bool {
+        self.works_at(now.plus_seconds(-CLOCK_SKEW_MARGIN_SECONDS))
     }
 
     fn to_value(&self) -> AttributeValue {
@@ -67,11 +78,19 @@ impl LiveKey {
     }
 }
 
+/// A key that no longer verifies, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetiredKey {
+    pub id: KeyId,
+    pub stopped_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyring {
     pub active: BTreeMap<KeyId, LiveKey>,
     pub rolled: BTreeMap<KeyId, LiveKey>,
-    pub retired: Vec<KeyId>,
+    /// Oldest stop first.
+    pub retired: Vec<RetiredKey>,
     pub version: u64,
 }
 
@@ -95,10 +114,11 @@ impl Keyring {
         let retired = get_list(item, "retiredKeys")?
             .iter()
             .map(|value| match value {
-                AttributeValue::S(id) => parse_key_id(id),
-                _ => Err(StoreError::CorruptItem(
-                    "retired key id is not a string".into(),
-                )),
+                AttributeValue::M(entry) => Ok(RetiredKey {
+                    id: parse_key_id(get_string(entry, "key")?)?,
+                    stopped_at: get_time(entry, "stoppedAt")?,
+                }),
+                _ => Err(StoreError::CorruptItem("retired key is not a map".into())),
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
@@ -114,40 +134,66 @@ impl Keyring {
         self.active.values().filter(|key| key.works_at(now)).count()
     }
 
-    /// Every key whose lookup record may allow at `now`.
+    /// Every key whose lookup record an authorizer may still allow at `now` (give or take the
+    /// clock skew margin): what disabling or enabling the application must rewrite.
     pub fn working(&self, now: Timestamp) -> impl Iterator<Item = (&KeyId, &LiveKey)> {
         self.active
             .iter()
             .chain(&self.rolled)
-            .filter(move |(_, key)| key.works_at(now))
+            .filter(move |(_, key)| key.may_work_somewhere_at(now))
     }
 
-    /// Moves keys that have expired by `now` to the retired list, in the order they expired.
-    pub fn reclaim_expired(&mut self, now: Timestamp) {
-        let mut expired: Vec<(Timestamp, KeyId)> = Vec::new();
-        for entries in [&mut self.active, &mut self.rolled] {
-            entries.retain(|id, key| match key.expires_at {
-                Some(expires) if expires <= now => {
-                    expired.push((expires, *id));
-                    false
-                }
-                _ => true,
-            });
+    /// Records that `id` stopped working at `stopped_at` (once, however often it is told).
+    pub fn retire(&mut self, id: KeyId, stopped_at: Timestamp) {
+        self.active.remove(&id);
+        self.rolled.remove(&id);
+        if self.retired.iter().any(|retired| retired.id == id) {
+            return;
         }
-        expired.sort();
-        self.retired.extend(expired.into_iter().map(|(_, id)| id));
+        let at = self
+            .retired
+            .partition_point(|retired| retired.stopped_at <= stopped_at);
+        self.retired.insert(at, RetiredKey { id, stopped_at });
     }
 
-    /// Takes the oldest retired keys beyond [`RETIRED_KEYS_KEPT`] off the list (at most
-    /// `room` of them: what the transaction has room to delete) and returns them, for their key
-    /// items to be deleted in the same transaction. Any excess left goes at the next write.
+    /// Stops counting active keys that have expired by `now`: those that expired more than the
+    /// clock skew margin ago retire; the others wait among the rolled keys (which do not count
+    /// but which disabling still rewrites) until the margin has passed.
+    pub fn reclaim_expired(&mut self, now: Timestamp) {
+        let expired: Vec<(KeyId, LiveKey)> = self
+            .active
+            .iter()
+            .filter(|(_, key)| !key.works_at(now))
+            .map(|(id, key)| (*id, key.clone()))
+            .collect();
+        for (id, key) in expired {
+            self.active.remove(&id);
+            self.rolled.insert(id, key);
+        }
+        let gone: Vec<(KeyId, Timestamp)> = self
+            .rolled
+            .iter()
+            .filter(|(_, key)| !key.may_work_somewhere_at(now))
+            .filter_map(|(id, key)| key.expires_at.map(|expires| (*id, expires)))
+            .collect();
+        for (id, expires) in gone {
+            self.retire(id, expires);
+        }
+    }
+
+    /// Takes the longest-stopped retired keys beyond [`RETIRED_KEYS_KEPT`] off the list (at
+    /// most `room` of them: what the transaction has room to delete) and returns them, for their
+    /// key items to be deleted in the same transaction. Any excess goes at the next write.
     pub fn drop_oldest_retired(&mut self, room: usize) -> Vec<KeyId> {
         let excess = self
             .retired
             .len()
             .saturating_sub(RETIRED_KEYS_KEPT)
             .min(room);
-        self.retired.drain(..excess).collect()
+        self.retired
+            .drain(..excess)
+            .map(|retired| retired.id)
+            .collect()
     }
 
     /// Puts the keyring of a new application; it must not exist.
@@ -204,7 +250,12 @@ impl Keyring {
         let retired = self
             .retired
             .iter()
-            .map(|id| string_value(id.to_string()))
+            .map(|retired| {
+                AttributeValue::M(Item::from([
+                    ("key".to_owned(), string_value(retired.id.to_string())),
+                    ("stoppedAt".to_owned(), time_value(retired.stopped_at)),
+                ]))
+            })
             .collect();
         Update::builder()
             .table_name(table)
@@ -252,33 +303,65 @@ mod tests {
         }
     }
 
+    fn ids(retired: &[RetiredKey]) -> Vec<KeyId> {
+        retired.iter().map(|retired| retired.id).collect()
+    }
+
     #[test]
-    fn expired_keys_stop_counting_and_are_reclaimed_in_expiry_order() {
+    fn expired_keys_stop_counting_at_once_and_retire_in_expiry_order_after_the_skew_margin() {
         let now = Timestamp::from_epoch_seconds(1000);
         let mut ring = Keyring::empty();
-        let (a, b, c, d) = (KeyId::new(), KeyId::new(), KeyId::new(), KeyId::new());
+        let (a, b, c, d, e) = (
+            KeyId::new(),
+            KeyId::new(),
+            KeyId::new(),
+            KeyId::new(),
+            KeyId::new(),
+        );
         ring.active.insert(a, live(None));
         ring.active.insert(b, live(Some(900)));
         ring.active.insert(c, live(Some(1000)));
         ring.rolled.insert(d, live(Some(800)));
+        // Expired 30 s ago: a slow clock may still allow it.
+        ring.active.insert(e, live(Some(970)));
         assert_eq!(ring.counted(now), 1);
-        assert_eq!(
-            ring.working(now).map(|(id, _)| *id).collect::<Vec<_>>(),
-            vec![a]
-        );
+        let working: Vec<KeyId> = ring.working(now).map(|(id, _)| *id).collect();
+        assert_eq!(working.len(), 3, "a, and c and e within the margin");
+        assert!(working.contains(&a) && working.contains(&c) && working.contains(&e));
         ring.reclaim_expired(now);
         assert_eq!(ring.active.keys().copied().collect::<Vec<_>>(), vec![a]);
+        assert_eq!(
+            ring.rolled.len(),
+            2,
+            "c and e wait out the margin without counting"
+        );
+        assert_eq!(ids(&ring.retired), vec![d, b]);
+        ring.reclaim_expired(now.plus_seconds(CLOCK_SKEW_MARGIN_SECONDS));
         assert!(ring.rolled.is_empty());
-        assert_eq!(ring.retired, vec![d, b, c]);
+        assert_eq!(ids(&ring.retired), vec![d, b, e, c]);
     }
 
     #[test]
-    fn only_retired_keys_past_the_bound_are_dropped_oldest_first_within_room() {
+    fn the_retired_list_is_ordered_by_when_keys_stopped_and_holds_each_once() {
         let mut ring = Keyring::empty();
-        ring.retired = (0..RETIRED_KEYS_KEPT + 5).map(|_| KeyId::new()).collect();
-        let oldest: Vec<KeyId> = ring.retired[..5].to_vec();
-        assert_eq!(ring.drop_oldest_retired(3), oldest[..3]);
-        assert_eq!(ring.drop_oldest_retired(10), oldest[3..]);
+        let (early, late, revoked) = (KeyId::new(), KeyId::new(), KeyId::new());
+        ring.retire(revoked, Timestamp::from_epoch_seconds(80));
+        ring.retire(late, Timestamp::from_epoch_seconds(90));
+        // An expiry found only now, but which happened first, sorts first.
+        ring.retire(early, Timestamp::from_epoch_seconds(1));
+        ring.retire(revoked, Timestamp::from_epoch_seconds(95));
+        assert_eq!(ids(&ring.retired), vec![early, revoked, late]);
+    }
+
+    #[test]
+    fn only_retired_keys_past_the_bound_are_dropped_longest_stopped_first_within_room() {
+        let mut ring = Keyring::empty();
+        let keys: Vec<KeyId> = (0..RETIRED_KEYS_KEPT + 5).map(|_| KeyId::new()).collect();
+        for (i, id) in keys.iter().enumerate().rev() {
+            ring.retire(*id, Timestamp::from_epoch_seconds(i as i64));
+        }
+        assert_eq!(ring.drop_oldest_retired(3), keys[..3]);
+        assert_eq!(ring.drop_oldest_retired(10), keys[3..5]);
         assert_eq!(ring.retired.len(), RETIRED_KEYS_KEPT);
         assert!(ring.drop_oldest_retired(10).is_empty());
     }
@@ -288,7 +371,7 @@ mod tests {
         let mut ring = Keyring::empty();
         ring.active.insert(KeyId::new(), live(None));
         ring.rolled.insert(KeyId::new(), live(Some(5)));
-        ring.retired.push(KeyId::new());
+        ring.retire(KeyId::new(), Timestamp::from_epoch_seconds(3));
         ring.version = 7;
         let update = ring
             .replace(

@@ -60,12 +60,12 @@ pub fn key_sk(application: ApplicationId, key: KeyId) -> String {
 
 /// Built with a single allocation: it is on every payment call's path.
 pub fn lookup_pk(hash: &KeyHash) -> String {
-    let mut pk = String::with_capacity(LOOKUP_PK_PREFIX.len() + 64);
+    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pk = String::with_capacity(LOOKUP_PK_PREFIX.len() + 2 * hash.0.len());
     pk.push_str(LOOKUP_PK_PREFIX);
-    let mut digits = [0u8; 64];
-    // 32 bytes always fill 64 hex digits, which are ASCII.
-    if hex::encode_to_slice(hash.0, &mut digits).is_ok() {
-        pk.extend(digits.iter().map(|&digit| char::from(digit)));
+    for byte in hash.0 {
+        pk.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        pk.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
     }
     pk
 }

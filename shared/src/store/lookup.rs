@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::Update;
 use super::codec::{get_bool, get_optional_time, get_string, string_value, time_value, Item};
 use super::failure::sdk_error;
 use super::keys::{key_sk, lookup_pk, merchant_pk, LOOKUP_SK, PK, SK};
-use super::transaction::{self, Backoff, Outcome, RetryPolicy, Transaction};
+use super::transaction::{self, Attempts, Outcome, RetryPolicy, Transaction};
 use super::Store;
 use crate::api_key::KeyHash;
 use crate::domain::{ApplicationId, KeyId, MerchantId};
@@ -69,8 +69,7 @@ impl Store {
     /// Records `now` as the key's last use, on its lookup record and its key item, in one
     /// transaction conditioned on the lookup's last use being older than the accuracy window,
     /// so that however many instances allow calls with the key, one write lands per window.
-    /// One attempt: a lost race or a conflict means another call is recording it, or the next
-    /// allowed call will. `Ok(false)` when nothing was written.
+    /// A lost race means another call recorded it; `Ok(false)` when nothing was written.
     pub async fn record_last_use(
         &self,
         hash: &KeyHash,
@@ -109,12 +108,14 @@ impl Store {
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":now", time_value(now)),
         )?;
-        let mut no_retries = Backoff::start(RetryPolicy {
-            budget: std::time::Duration::ZERO,
+        // Bounded like the authorizer's own read; nobody waits for it.
+        let mut attempts = Attempts::start(RetryPolicy {
+            budget: std::time::Duration::from_millis(1500),
             ..RetryPolicy::MANAGEMENT
         });
-        match transaction::run(&self.client, &transaction, &mut no_retries).await {
+        match transaction::run(&self.client, &transaction, &mut attempts).await {
             Ok(Outcome::Committed) => Ok(true),
+            // Another call recorded it, or is recording it: nothing to do.
             Ok(Outcome::Cancelled(_)) | Err(StoreError::Contention) => Ok(false),
             Err(err) => Err(err),
         }

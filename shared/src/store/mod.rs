@@ -33,7 +33,7 @@ use crate::config::Limits;
 use crate::time::Clock;
 
 pub use api_keys::NewKey;
-pub use keyring::{LIVE_KEYS_MAX, RETIRED_KEYS_KEPT};
+pub use keyring::{CLOCK_SKEW_MARGIN_SECONDS, LIVE_KEYS_MAX, RETIRED_KEYS_KEPT};
 pub use lookup::{KeyLookup, LAST_USE_ACCURACY_SECONDS};
 pub use rolls::{Roll, Rolled, MAX_GRACE_SECONDS};
 pub use transaction::RetryPolicy;
@@ -85,8 +85,8 @@ impl Store {
         &self.clock
     }
 
-    fn backoff(&self) -> transaction::Backoff {
-        transaction::Backoff::start(self.retry)
+    fn attempts(&self) -> transaction::Attempts {
+        transaction::Attempts::start(self.retry)
     }
 }
 

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use super::codec::{get_string, string_value, Item};
 use super::failure::{build_error, sdk_error};
 use super::keys::{PK, SK};
-use super::transaction::Backoff;
+use super::transaction::{Attempts, Retry};
 use super::Store;
 use crate::error::StoreError;
 
@@ -19,18 +19,17 @@ impl Store {
         &self,
         pk: &str,
         sk: &str,
+        attempts: &Attempts,
     ) -> Result<Option<Item>, StoreError> {
-        Ok(self
+        let read = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(PK, string_value(pk))
             .key(SK, string_value(sk))
             .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?
-            .item)
+            .send();
+        Ok(attempts.bounded(read).await?.map_err(sdk_error)?.item)
     }
 
     /// A few items of one partition in one `BatchGetItem`, strongly consistent, by sort key.
@@ -41,7 +40,7 @@ impl Store {
         &self,
         pk: &str,
         sort_keys: &[&str],
-        backoff: &mut Backoff,
+        attempts: &mut Attempts,
     ) -> Result<HashMap<String, Item>, StoreError> {
         let mut found = HashMap::with_capacity(sort_keys.len());
         let mut wanted = KeysAndAttributes::builder().consistent_read(true);
@@ -53,13 +52,12 @@ impl Store {
         }
         let mut wanted = wanted.build().map_err(build_error)?;
         loop {
-            let output = self
+            let read = self
                 .client
                 .batch_get_item()
                 .request_items(&self.table, wanted)
-                .send()
-                .await
-                .map_err(sdk_error)?;
+                .send();
+            let output = attempts.bounded(read).await?.map_err(sdk_error)?;
             for item in output
                 .responses
                 .unwrap_or_default()
@@ -74,7 +72,7 @@ impl Store {
             {
                 Some(left) if !left.keys().is_empty() => {
                     wanted = left;
-                    backoff.wait("BatchGetItem left keys unprocessed").await?;
+                    attempts.wait(Retry::Unprocessed).await?;
                 }
                 _ => return Ok(found),
             }
@@ -86,6 +84,7 @@ impl Store {
         &self,
         query: QueryFluentBuilder,
         enough: Option<usize>,
+        attempts: &Attempts,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start_key = None;
@@ -95,7 +94,10 @@ impl Store {
                 let missing = enough.saturating_sub(items.len());
                 page_query = page_query.limit(i32::try_from(missing).unwrap_or(i32::MAX));
             }
-            let page = page_query.send().await.map_err(sdk_error)?;
+            let page = attempts
+                .bounded(page_query.send())
+                .await?
+                .map_err(sdk_error)?;
             items.extend(page.items.unwrap_or_default());
             start_key = page.last_evaluated_key;
             if start_key.is_none() || enough.is_some_and(|enough| items.len() >= enough) {

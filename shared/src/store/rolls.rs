@@ -12,7 +12,7 @@ use super::keyring::{LiveKey, LIVE_KEYS_MAX};
 use super::keys::{
     application_sk, key_sk, keyring_sk, lookup_pk_from_hex, merchant_pk, LOOKUP_SK, PK, SK,
 };
-use super::transaction::{self, Outcome, Transaction};
+use super::transaction::{self, Outcome, Retry, Transaction};
 use super::{Store, TTL_ATTRIBUTE};
 use crate::api_key::KeyHash;
 use crate::domain::{ApplicationId, IssuedKey, KeyId, KeyStatus, MerchantId};
@@ -65,17 +65,15 @@ impl Store {
             keyring_sk(application),
             key_sk(application, key),
         );
-        let mut backoff = self.backoff();
+        let mut attempts = self.attempts();
         let mut attempted = false;
         loop {
             if attempted {
-                backoff
-                    .wait("the key, its application or its keyring changed since read")
-                    .await?;
+                attempts.wait(Retry::Changed).await?;
             }
             attempted = true;
             let mut items = self
-                .get_consistent_many(&pk, &[&application_sk, &keyring_sk, &old_sk], &mut backoff)
+                .get_consistent_many(&pk, &[&application_sk, &keyring_sk, &old_sk], &mut attempts)
                 .await?;
             let (Some(application_item), Some(keyring_item), Some(old_item)) = (
                 items.remove(&application_sk),
@@ -121,7 +119,7 @@ impl Store {
             next.active.remove(&key);
             next.rolled.remove(&key);
             if grace == 0 {
-                next.retired.push(key);
+                next.retire(key, now);
             } else {
                 next.rolled.insert(
                     key,
@@ -213,7 +211,7 @@ impl Store {
             ))?;
             let keyring_slot =
                 replace_keyring(&mut transaction, &self.table, merchant, application, next)?;
-            match transaction::run(&self.client, &transaction, &mut backoff).await? {
+            match transaction::run(&self.client, &transaction, &mut attempts).await? {
                 Outcome::Committed => {
                     return Ok(Rolled {
                         new_key,

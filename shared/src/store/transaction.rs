@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Up
 use aws_sdk_dynamodb::Client;
 use tokio::time::Instant;
 
-use super::failure::{build_error, sdk_error};
+use super::failure::{build_error, outcome_unknown, sdk_error};
 use crate::error::StoreError;
 
 /// DynamoDB's limit on the items of one transaction.
@@ -91,10 +91,22 @@ impl Cancellation {
         self.reasons.get(slot.0).and_then(|code| code.as_deref()) == Some("ConditionalCheckFailed")
     }
 
-    fn conflicted(&self) -> bool {
-        self.reasons
-            .iter()
-            .any(|code| code.as_deref() == Some("TransactionConflict"))
+    /// Whether trying the same transaction again may succeed: DynamoDB cancels a transaction
+    /// whose items conflict with another transaction in flight, or that it throttled, with these
+    /// reasons ("TransactionCanceledException" in the DynamoDB API reference).
+    fn retry(&self) -> Option<Retry> {
+        let any = |wanted: &[&str]| {
+            self.reasons
+                .iter()
+                .any(|code| code.as_deref().is_some_and(|code| wanted.contains(&code)))
+        };
+        if any(&["TransactionConflict"]) {
+            Some(Retry::Conflict)
+        } else if any(&["ThrottlingError", "ProvisionedThroughputExceeded"]) {
+            Some(Retry::Throttled)
+        } else {
+            None
+        }
     }
 
     /// A cancellation the writer did not expect: a fault, reported as 500 with the reasons logged.
@@ -111,28 +123,30 @@ pub enum Outcome {
     Cancelled(Cancellation),
 }
 
-/// How long one store operation may keep trying when concurrent writers get in its way: DynamoDB
-/// cancelled its transaction with `TransactionConflict`, or what it read changed before it
-/// wrote. Waits grow exponentially up to a cap, each drawn at random up to the current bound
-/// ("full jitter", from the AWS Architecture Blog's "Exponential Backoff And Jitter"), so that
-/// writers contending for one item spread out; at the deadline the operation gives up with
-/// [`StoreError::Contention`] (503). The deadline, not a count, bounds it, so the same policy
-/// fits the function's time budget whatever the luck.
+/// How long one store operation may take, all its requests and retries included, and how it
+/// waits between attempts when concurrent writers get in its way (DynamoDB cancelled its
+/// transaction with `TransactionConflict`, or what it read changed before it wrote) or DynamoDB
+/// throttles it. Waits grow exponentially up to a cap, each drawn at random up to the current
+/// bound ("full jitter", from the AWS Architecture Blog's "Exponential Attempts And Jitter"), so
+/// that writers contending for one item spread out. At the deadline the operation gives up with
+/// 503: [`StoreError::Contention`] or [`StoreError::Unavailable`]. A deadline, not a count, so
+/// that the same policy fits the function's time budget whatever the luck, and every request the
+/// operation sends is cut off at it too, so the deadline bounds the whole operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub first_delay: Duration,
     pub max_delay: Duration,
-    /// From the operation's start to the last attempt it may begin.
+    /// From the operation's start to its end, whatever happens.
     pub budget: Duration,
 }
 
 impl RetryPolicy {
-    /// Management functions: a few seconds of retries fit in their timeout with the SDK's own
-    /// budget for the final attempt (see `aws::Budget::MANAGEMENT`).
+    /// Management functions: 5 s, well inside their timeout (the handler answers 503 itself
+    /// before Lambda would stop it).
     pub const MANAGEMENT: Self = Self {
         first_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(500),
-        budget: Duration::from_secs(4),
+        budget: Duration::from_secs(5),
     };
 }
 
@@ -142,40 +156,70 @@ impl Default for RetryPolicy {
     }
 }
 
-/// One operation's retry state: its deadline and the current backoff bound.
+/// Why an operation tries again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// DynamoDB cancelled the transaction for a conflict with another one in flight.
+    Conflict,
+    /// What the operation read changed before its transaction ran.
+    Changed,
+    /// DynamoDB throttled the request.
+    Throttled,
+    /// The request got no answer (timeout, broken connection): it may or may not have been
+    /// applied; sending it again is safe, since every writer recognises its own earlier write.
+    OutcomeUnknown,
+    /// DynamoDB left keys of a batch read unprocessed.
+    Unprocessed,
+}
+
+impl Retry {
+    /// What the operation answers if it runs out of time while this is its reason to retry.
+    fn give_up(self) -> StoreError {
+        match self {
+            Self::Conflict | Self::Changed => StoreError::Contention,
+            Self::Throttled | Self::OutcomeUnknown | Self::Unprocessed => StoreError::Unavailable(
+                format!("DynamoDB did not serve the request in time ({self:?})").into(),
+            ),
+        }
+    }
+}
+
+/// One operation's deadline and backoff.
 #[derive(Debug)]
-pub struct Backoff {
+pub struct Attempts {
     deadline: Instant,
     bound: Duration,
     max: Duration,
     retries: u32,
 }
 
-impl Backoff {
+impl Attempts {
     pub fn start(policy: RetryPolicy) -> Self {
         Self {
             deadline: Instant::now() + policy.budget,
-            bound: policy.first_delay,
+            bound: policy.first_delay.max(Duration::from_millis(1)),
             max: policy.max_delay,
             retries: 0,
         }
     }
 
-    /// Waits before the next attempt; `Contention` if that attempt would start past the deadline.
-    pub async fn wait(&mut self, why: &'static str) -> Result<(), StoreError> {
-        let delay = full_jitter(self.bound);
-        if Instant::now() + delay >= self.deadline {
+    /// Waits before the next attempt (shortened to what is left before the deadline); gives up
+    /// when too little is left to try again.
+    pub async fn wait(&mut self, why: Retry) -> Result<(), StoreError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left <= MINIMUM_ATTEMPT {
             tracing::warn!(
                 retries = self.retries,
-                why,
-                "giving up at the retry deadline"
+                ?why,
+                "giving up at the operation's deadline"
             );
-            return Err(StoreError::Contention);
+            return Err(why.give_up());
         }
+        let delay = full_jitter(self.bound).min(left - MINIMUM_ATTEMPT);
         self.retries += 1;
         tracing::debug!(
             retry = self.retries,
-            why,
+            ?why,
             delay_ms = delay.as_millis() as u64,
             "retrying"
         );
@@ -183,7 +227,24 @@ impl Backoff {
         self.bound = (self.bound * 2).min(self.max);
         Ok(())
     }
+
+    /// Runs one request, cut off at the deadline.
+    pub async fn bounded<F: std::future::Future>(
+        &self,
+        request: F,
+    ) -> Result<F::Output, StoreError> {
+        tokio::time::timeout_at(self.deadline, request)
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(
+                    "no answer from DynamoDB before the operation's deadline".into(),
+                )
+            })
+    }
 }
+
+/// Less than this left, and another attempt is not worth starting.
+const MINIMUM_ATTEMPT: Duration = Duration::from_millis(50);
 
 /// A uniformly random duration in `0..=bound`.
 fn full_jitter(bound: Duration) -> Duration {
@@ -195,38 +256,40 @@ fn full_jitter(bound: Duration) -> Duration {
     bound.mul_f64(f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX))
 }
 
-/// Runs `transaction`, retrying with `backoff` while DynamoDB cancels it for a conflict with
-/// another transaction. A cancellation for a failed condition goes back to the caller.
+/// Runs `transaction` until it commits or a condition fails, within the operation's deadline:
+/// a cancellation for a conflict or for throttling, and a request whose outcome is unknown, are
+/// tried again after a backoff. A cancellation for a failed condition goes back to the caller.
 pub async fn run(
     client: &Client,
     transaction: &Transaction,
-    backoff: &mut Backoff,
+    attempts: &mut Attempts,
 ) -> Result<Outcome, StoreError> {
     loop {
-        let result = client
+        let sent = client
             .transact_write_items()
             .set_transact_items(Some(transaction.items.clone()))
-            .send()
-            .await;
-        let err = match result {
+            .send();
+        let err = match attempts.bounded(sent).await? {
             Ok(_) => return Ok(Outcome::Committed),
             Err(err) => err,
         };
-        let cancellation = match err.as_service_error() {
+        let retry = match err.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                Cancellation {
+                let cancellation = Cancellation {
                     reasons: cancelled
                         .cancellation_reasons()
                         .iter()
                         .map(|reason| reason.code().map(str::to_owned))
                         .collect(),
+                };
+                match cancellation.retry() {
+                    Some(retry) => retry,
+                    None => return Ok(Outcome::Cancelled(cancellation)),
                 }
             }
+            _ if outcome_unknown(&err) => Retry::OutcomeUnknown,
             _ => return Err(sdk_error(err)),
         };
-        if !cancellation.conflicted() {
-            return Ok(Outcome::Cancelled(cancellation));
-        }
-        backoff.wait("TransactionConflict").await?;
+        attempts.wait(retry).await?;
     }
 }
