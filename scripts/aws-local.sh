@@ -81,3 +81,31 @@ stop_moto() {
   fi
   MOTO_PID=""
 }
+
+# start_gateway NAME LOG: the local gateway (target/debug/local-gateway, which the caller builds)
+# on a free loopback port, on a table and pepper secret of its own (NAME-<pid>-<random>), against
+# the AWS endpoint already exported (start_moto). Sets GATEWAY_URL and GATEWAY_PID; the caller
+# stops it with stop_gateway (in its EXIT trap).
+start_gateway() {
+  local name="$1" log="$2"
+  export TABLE_NAME="$name-$$-$RANDOM"
+  export API_KEY_PEPPER_SECRET_ID="$TABLE_NAME-pepper"
+  export PORT="$(free_port)"
+  "$repo_root/target/debug/local-gateway" setup
+  "$repo_root/target/debug/local-gateway" serve >"$log" 2>&1 &
+  GATEWAY_PID=$!
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null; then break; fi
+    kill -0 "$GATEWAY_PID" 2>/dev/null || { echo "the local gateway failed to start; see $log" >&2; cat "$log" >&2; return 1; }
+    sleep 0.1
+  done
+  GATEWAY_URL="http://127.0.0.1:$PORT"
+}
+
+stop_gateway() {
+  if [ -n "${GATEWAY_PID:-}" ] && kill -0 "$GATEWAY_PID" 2>/dev/null; then
+    kill "$GATEWAY_PID" 2>/dev/null || true
+    wait "$GATEWAY_PID" 2>/dev/null || true
+  fi
+  GATEWAY_PID=""
+}

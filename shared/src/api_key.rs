@@ -6,7 +6,9 @@
 //! entropy, so a slow password hash would add latency to every payment without adding security.
 
 use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 pub const SECRET_BYTES: usize = 32;
@@ -58,9 +60,11 @@ impl KeyFormatError {
     }
 }
 
-/// A freshly generated key. Shown to the merchant once, never stored, never logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct FullKey(String);
+/// A freshly generated key. Shown to the merchant once, never stored, never logged: it lives in
+/// a secrecy box that redacts it from `Debug` (which shows the loggable prefix only) and wipes it
+/// from memory when dropped. Reading it takes an explicit [`FullKey::expose_secret`].
+#[derive(Clone)]
+pub struct FullKey(SecretString);
 
 impl std::fmt::Debug for FullKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,15 +72,22 @@ impl std::fmt::Debug for FullKey {
     }
 }
 
+/// The one place the key leaves its box: the create-key response body.
+impl serde::Serialize for FullKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose_secret())
+    }
+}
+
 impl FullKey {
     pub fn generate(mode: KeyMode) -> Self {
-        let mut secret = [0u8; SECRET_BYTES];
+        let mut secret = Zeroizing::new([0u8; SECRET_BYTES]);
         // The OS CSPRNG failing is not a condition a key service can continue through.
-        getrandom::fill(&mut secret).expect("the operating system's CSPRNG is unavailable");
-        let mut key = [0u8; KEY_LEN];
+        getrandom::fill(secret.as_mut()).expect("the operating system's CSPRNG is unavailable");
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
         key[..MODE_PREFIX_LEN].copy_from_slice(mode.prefix().as_bytes());
         encode_base62(
-            &mut secret,
+            secret.as_mut(),
             &mut key[MODE_PREFIX_LEN..MODE_PREFIX_LEN + BODY_LEN],
         );
         let checksum = crc32fast::hash(&key[..MODE_PREFIX_LEN + BODY_LEN]);
@@ -84,19 +95,16 @@ impl FullKey {
             &mut checksum.to_be_bytes(),
             &mut key[MODE_PREFIX_LEN + BODY_LEN..],
         );
-        Self(String::from_utf8(key.to_vec()).expect("base62 output is ASCII"))
+        let text = std::str::from_utf8(key.as_ref()).expect("base62 output is ASCII");
+        Self(SecretString::from(text))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 
     pub fn display_prefix(&self) -> &str {
-        &self.0[..DISPLAY_PREFIX_LEN]
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
+        &self.expose_secret()[..DISPLAY_PREFIX_LEN]
     }
 }
 
@@ -151,6 +159,11 @@ fn encode_base62(number: &mut [u8], out: &mut [u8]) {
 
 /// The server-side secret that keys the stored hashes. A stolen table alone does not let an
 /// attacker test guesses offline.
+///
+/// It is held as the HMAC state keyed with it (so each hash skips re-deriving the key pads), which
+/// is as secret as the pepper itself: `Debug` redacts it, and with `hmac`'s and `sha2`'s `zeroize`
+/// features (see the workspace manifest) the state, and every clone of it that hashes a key, is
+/// wiped when dropped.
 #[derive(Clone)]
 pub struct Pepper(Hmac<Sha256>);
 
@@ -181,7 +194,8 @@ impl Pepper {
         Self(Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length"))
     }
 
-    /// Clones the pre-keyed HMAC state, so each hash skips re-deriving the key pads.
+    /// Clones the pre-keyed HMAC state, so each hash skips re-deriving the key pads. The key
+    /// hashed passes through the clone's buffer, which is wiped when it drops.
     pub fn hash(&self, full_key: &str) -> KeyHash {
         let mut mac = self.0.clone();
         mac.update(full_key.as_bytes());
@@ -197,7 +211,7 @@ mod tests {
     fn generated_keys_have_the_documented_shape() {
         for mode in [KeyMode::Live, KeyMode::Test] {
             let key = FullKey::generate(mode);
-            let s = key.as_str();
+            let s = key.expose_secret();
             assert_eq!(s.len(), KEY_LEN);
             assert_eq!(KEY_LEN, 57);
             assert!(s.starts_with(mode.prefix()));
@@ -212,7 +226,7 @@ mod tests {
     #[test]
     fn keys_are_unique() {
         let keys: std::collections::HashSet<String> = (0..10_000)
-            .map(|_| FullKey::generate(KeyMode::Live).into_string())
+            .map(|_| FullKey::generate(KeyMode::Live).expose_secret().to_owned())
             .collect();
         assert_eq!(keys.len(), 10_000);
     }
@@ -222,14 +236,14 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
             let key = FullKey::generate(KeyMode::Live);
-            seen.extend(key.as_str()[MODE_PREFIX_LEN..MODE_PREFIX_LEN + BODY_LEN].bytes());
+            seen.extend(key.expose_secret()[MODE_PREFIX_LEN..MODE_PREFIX_LEN + BODY_LEN].bytes());
         }
         assert_eq!(seen.len(), 62, "the body should use the whole alphabet");
     }
 
     #[test]
     fn checksum_rejects_any_single_character_change() {
-        let key = FullKey::generate(KeyMode::Live).into_string();
+        let key = FullKey::generate(KeyMode::Live).expose_secret().to_owned();
         for position in MODE_PREFIX_LEN..KEY_LEN {
             for &replacement in ALPHABET {
                 let mut altered = key.clone().into_bytes();
@@ -250,7 +264,7 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_classified() {
-        let key = FullKey::generate(KeyMode::Live).into_string();
+        let key = FullKey::generate(KeyMode::Live).expose_secret().to_owned();
         assert_eq!(
             check_format(&key, KeyMode::Test),
             Err(KeyFormatError::WrongPrefix)
@@ -302,21 +316,36 @@ mod tests {
         let key = FullKey::generate(KeyMode::Live);
         let a = Pepper::new(&[1u8; 32]);
         let b = Pepper::new(&[2u8; 32]);
-        assert_eq!(a.hash(key.as_str()), a.hash(key.as_str()));
-        assert_ne!(a.hash(key.as_str()), b.hash(key.as_str()));
+        assert_eq!(a.hash(key.expose_secret()), a.hash(key.expose_secret()));
+        assert_ne!(a.hash(key.expose_secret()), b.hash(key.expose_secret()));
         let other = FullKey::generate(KeyMode::Live);
-        assert_ne!(a.hash(key.as_str()), a.hash(other.as_str()));
-        assert_eq!(a.hash(key.as_str()).to_hex().len(), 64);
+        assert_ne!(a.hash(key.expose_secret()), a.hash(other.expose_secret()));
+        assert_eq!(a.hash(key.expose_secret()).to_hex().len(), 64);
     }
 
     #[test]
     fn secrets_do_not_leak_through_debug() {
         let key = FullKey::generate(KeyMode::Live);
         let pepper = Pepper::new(b"a pepper that must never be printed");
-        let printed = format!("{key:?} {pepper:?} {:?}", pepper.hash(key.as_str()));
-        assert!(!printed.contains(key.as_str()));
-        assert!(!printed.contains(&key.as_str()[12..20]));
+        let printed = format!("{key:?} {pepper:?} {:?}", pepper.hash(key.expose_secret()));
+        assert!(!printed.contains(key.expose_secret()));
+        assert!(!printed.contains(&key.expose_secret()[12..20]));
         assert!(!printed.contains("never be printed"));
-        assert!(!printed.contains(&pepper.hash(key.as_str()).to_hex()));
+        assert!(!printed.contains(&pepper.hash(key.expose_secret()).to_hex()));
+        assert!(
+            printed.contains(key.display_prefix()),
+            "Debug shows the loggable prefix"
+        );
+    }
+
+    /// The secret state is wiped when dropped: these bounds do not hold without the `zeroize`
+    /// features of `secrecy`, `sha2` and `hmac` (the build fails).
+    #[test]
+    fn secret_state_is_zeroized_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop + ?Sized>() {}
+        wiped_on_drop::<SecretString>();
+        // The HMAC state is two SHA-256 cores and a block buffer; each wipes itself.
+        wiped_on_drop::<<Sha256 as sha2::digest::block_api::CoreProxy>::Core>();
+        wiped_on_drop::<hmac::digest::CtOutput<Hmac<Sha256>>>();
     }
 }

@@ -6,6 +6,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
 use crate::api_key::Pepper;
 use crate::config::{PepperSource, MIN_PEPPER_BYTES};
 use crate::failure::Failure;
@@ -84,10 +87,11 @@ impl std::fmt::Debug for PepperError {
     }
 }
 
-/// Fetches the pepper once, at cold start; it is held for the life of the instance.
+/// Fetches the pepper once, at cold start; it is held for the life of the instance. The copies
+/// on the way (the secret's value in the SDK's output) are wiped as soon as the HMAC is keyed.
 pub async fn load_pepper(sdk: &SdkConfig, source: &PepperSource) -> Result<Pepper, PepperError> {
     let secret_id = match source {
-        PepperSource::Inline(secret) => return Ok(Pepper::new(secret)),
+        PepperSource::Inline(secret) => return Ok(Pepper::new(secret.expose_secret())),
         PepperSource::SecretsManager { secret_id } => secret_id,
     };
     let client = aws_sdk_secretsmanager::Client::new(sdk);
@@ -100,9 +104,9 @@ pub async fn load_pepper(sdk: &SdkConfig, source: &PepperSource) -> Result<Peppe
             secret_id: secret_id.clone(),
             reason: aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
         })?;
-    let secret = match (output.secret_string(), output.secret_binary()) {
-        (Some(text), _) => text.as_bytes(),
-        (None, Some(binary)) => binary.as_ref(),
+    let secret: Zeroizing<Vec<u8>> = match (output.secret_string, output.secret_binary) {
+        (Some(text), _) => Zeroizing::new(text.into_bytes()),
+        (None, Some(binary)) => Zeroizing::new(binary.into_inner()),
         (None, None) => {
             return Err(PepperError::Unreadable {
                 secret_id: secret_id.clone(),
@@ -115,7 +119,7 @@ pub async fn load_pepper(sdk: &SdkConfig, source: &PepperSource) -> Result<Peppe
             secret_id: secret_id.clone(),
         });
     }
-    Ok(Pepper::new(secret))
+    Ok(Pepper::new(&secret))
 }
 
 /// The pepper as configured in the environment (`API_KEY_PEPPER_SECRET_ID`, or `API_KEY_PEPPER`
@@ -170,6 +174,58 @@ mod request_counter {
     }
 }
 
+/// The AWS services this project calls, with the variable that overrides each one's endpoint.
+const SERVICE_ENDPOINT_VARIABLES: [(&str, &str); 2] = [
+    ("DynamoDB", "AWS_ENDPOINT_URL_DYNAMODB"),
+    ("Secrets Manager", "AWS_ENDPOINT_URL_SECRETS_MANAGER"),
+];
+
+/// The services whose requests would leave this machine, judging by the environment the SDK
+/// reads: a service's own `AWS_ENDPOINT_URL_<SERVICE>` first, then `AWS_ENDPOINT_URL`, unless
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true; without either, the real AWS endpoint
+/// (<https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html>). An endpoint
+/// set only in a shared config file counts as remote: the answer errs on the safe side.
+pub fn remote_services(lookup: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
+    let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+    let ignored = set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    SERVICE_ENDPOINT_VARIABLES
+        .iter()
+        .filter(|(_, variable)| {
+            let endpoint = (!ignored)
+                .then(|| set(variable).or_else(|| set("AWS_ENDPOINT_URL")))
+                .flatten();
+            !endpoint.is_some_and(|url| is_loopback_url(&url))
+        })
+        .map(|(service, _)| *service)
+        .collect()
+}
+
+/// `http(s)://` to `localhost`, `127.0.0.0/8` or `[::1]`: an endpoint on this machine.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, after)) if after.is_empty() || after.starts_with(':') => host,
+            _ => return false,
+        },
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +240,70 @@ mod tests {
                 "{budget:?}"
             );
         }
+    }
+
+    #[test]
+    fn loopback_urls() {
+        for local in [
+            "http://127.0.0.1:4566",
+            "http://127.0.0.1",
+            "http://127.1.2.3:80/",
+            "https://localhost:4566",
+            "http://LOCALHOST",
+            "http://[::1]:4566",
+        ] {
+            assert!(is_loopback_url(local), "{local}");
+        }
+        for remote in [
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "http://10.0.0.1:4566",
+            "http://127.0.0.1.example.com:4566",
+            "http://localhost.example.com",
+            "http://user@evil.example@127.0.0.1",
+            "127.0.0.1:4566",
+            "http://[::2]:4566",
+            "",
+        ] {
+            assert!(!is_loopback_url(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn remote_services_follow_the_sdk_precedence() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let all = vec!["DynamoDB", "Secrets Manager"];
+        assert_eq!(remote_services(env(&[])), all);
+        assert!(remote_services(env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")])).is_empty());
+        assert_eq!(
+            remote_services(env(&[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+                (
+                    "AWS_ENDPOINT_URL_DYNAMODB",
+                    "https://dynamodb.eu-west-1.amazonaws.com"
+                ),
+            ])),
+            vec!["DynamoDB"]
+        );
+        assert_eq!(
+            remote_services(env(&[(
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                "http://localhost:8000"
+            )])),
+            vec!["Secrets Manager"]
+        );
+        assert_eq!(
+            remote_services(env(&[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ])),
+            all
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! A missing or malformed variable fails start with a message naming it, so a bad deployment is
 //! caught by the first cold start instead of by the first merchant request.
 
+use secrecy::SecretSlice;
+
 use crate::api_key::KeyMode;
 
 /// The most active keys one application may have. Disabling or enabling an application rewrites
@@ -64,13 +66,13 @@ pub struct Config {
 }
 
 /// Where the HMAC pepper comes from. Only `create-api-key` and the authorizer need it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum PepperSource {
     SecretsManager {
         secret_id: String,
     },
-    /// `API_KEY_PEPPER`, for local runs only.
-    Inline(Vec<u8>),
+    /// `API_KEY_PEPPER`, for local runs only (refused inside AWS Lambda), wiped when dropped.
+    Inline(SecretSlice<u8>),
 }
 
 impl std::fmt::Debug for PepperSource {
@@ -141,8 +143,19 @@ impl PepperSource {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// `API_KEY_PEPPER` is for local runs: inside AWS Lambda (where the runtime always sets
+    /// `AWS_LAMBDA_FUNCTION_NAME`) a pepper in an environment variable would sit in plain text in
+    /// the function's configuration, readable by anyone who may read it, so it is refused.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
+        if vars.optional("API_KEY_PEPPER").is_some()
+            && vars.optional("AWS_LAMBDA_FUNCTION_NAME").is_some()
+        {
+            return Err(ConfigError::Invalid {
+                name: "API_KEY_PEPPER",
+                reason: "is for local runs only and is refused inside AWS Lambda (AWS_LAMBDA_FUNCTION_NAME is set): keep the pepper in Secrets Manager and set API_KEY_PEPPER_SECRET_ID".into(),
+            });
+        }
         match (
             vars.optional("API_KEY_PEPPER_SECRET_ID"),
             vars.optional("API_KEY_PEPPER"),
@@ -158,7 +171,7 @@ impl PepperSource {
                 name: "API_KEY_PEPPER",
                 reason: format!("must be at least {MIN_PEPPER_BYTES} bytes"),
             }),
-            (None, Some(pepper)) => Ok(Self::Inline(pepper.into_bytes())),
+            (None, Some(pepper)) => Ok(Self::Inline(pepper.into_bytes().into())),
             (None, None) => Err(ConfigError::Missing {
                 name: "API_KEY_PEPPER_SECRET_ID",
             }),
@@ -271,6 +284,7 @@ mod tests {
 
     #[test]
     fn pepper_source_rules() {
+        use secrecy::ExposeSecret;
         let long = "p".repeat(MIN_PEPPER_BYTES);
         assert_eq!(
             PepperSource::from_lookup(lookup(&[])).unwrap_err(),
@@ -278,16 +292,14 @@ mod tests {
                 name: "API_KEY_PEPPER_SECRET_ID"
             }
         );
-        assert_eq!(
+        assert!(matches!(
             PepperSource::from_lookup(lookup(&[("API_KEY_PEPPER_SECRET_ID", "s")])).unwrap(),
-            PepperSource::SecretsManager {
-                secret_id: "s".into()
-            }
-        );
-        assert_eq!(
-            PepperSource::from_lookup(lookup(&[("API_KEY_PEPPER", &long)])).unwrap(),
-            PepperSource::Inline(long.clone().into_bytes())
-        );
+            PepperSource::SecretsManager { secret_id } if secret_id == "s"
+        ));
+        match PepperSource::from_lookup(lookup(&[("API_KEY_PEPPER", &long)])).unwrap() {
+            PepperSource::Inline(pepper) => assert_eq!(pepper.expose_secret(), long.as_bytes()),
+            other => panic!("{other:?}"),
+        }
         let short = PepperSource::from_lookup(lookup(&[("API_KEY_PEPPER", "short")])).unwrap_err();
         assert!(short.to_string().contains("API_KEY_PEPPER"));
         let both = PepperSource::from_lookup(lookup(&[
@@ -295,6 +307,32 @@ mod tests {
             ("API_KEY_PEPPER_SECRET_ID", "s"),
         ]));
         assert!(both.is_err());
-        assert!(!format!("{:?}", PepperSource::Inline(long.into_bytes())).contains("ppp"));
+        assert!(!format!(
+            "{:?}",
+            PepperSource::Inline(long.clone().into_bytes().into())
+        )
+        .contains("ppp"));
+    }
+
+    #[test]
+    fn a_local_pepper_is_refused_inside_lambda() {
+        let long = "p".repeat(MIN_PEPPER_BYTES);
+        let err = PepperSource::from_lookup(lookup(&[
+            ("API_KEY_PEPPER", &long),
+            ("AWS_LAMBDA_FUNCTION_NAME", "authorizer"),
+        ]))
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("API_KEY_PEPPER") && message.contains("AWS_LAMBDA_FUNCTION_NAME"),
+            "{message}"
+        );
+        assert!(!message.contains("ppp"), "the pepper is not echoed");
+        // Inside Lambda the secret is the way.
+        assert!(PepperSource::from_lookup(lookup(&[
+            ("API_KEY_PEPPER_SECRET_ID", "s"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "authorizer"),
+        ]))
+        .is_ok());
     }
 }

@@ -4,7 +4,9 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::api_key::FullKey;
 use crate::error::FieldError;
+use crate::text;
 use crate::time::Timestamp;
 
 pub const APPLICATION_NAME_MAX: usize = 100;
@@ -65,7 +67,8 @@ macro_rules! uuid_id {
 uuid_id!(ApplicationId);
 uuid_id!(KeyId);
 
-/// An application name: trimmed, 1..=100 Unicode scalar values, no control characters.
+/// An application name: NFKC-normalised, trimmed, 1..=100 Unicode scalar values, none of them
+/// invisible or direction-changing (see [`crate::text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationName {
     display: String,
@@ -74,7 +77,8 @@ pub struct ApplicationName {
 
 impl ApplicationName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let display = raw.trim();
+        let normal = text::nfkc(raw);
+        let display = normal.trim();
         let length = display.chars().count();
         if length == 0 {
             return Err(FieldError::new("name", "must not be blank"));
@@ -85,15 +89,18 @@ impl ApplicationName {
                 format!("must be at most {APPLICATION_NAME_MAX} characters (got {length})"),
             ));
         }
-        if display.chars().any(char::is_control) {
+        if let Some(c) = display.chars().find(|&c| text::is_forbidden_in_name(c)) {
             return Err(FieldError::new(
                 "name",
-                "must not contain control characters",
+                format!(
+                    "must not contain control, format or other invisible characters (found U+{:04X})",
+                    c as u32
+                ),
             ));
         }
         Ok(Self {
             display: display.to_owned(),
-            folded: fold_case(display),
+            folded: text::fold(display),
         })
     }
 
@@ -101,28 +108,22 @@ impl ApplicationName {
         &self.display
     }
 
-    /// The form names are compared in: "Prod", " prod " and "PROD" are one name.
+    /// The form names are compared in: "Prod", " prod ", "PROD" and "Ｐｒｏｄ" are one name.
     pub fn folded(&self) -> &str {
         &self.folded
     }
 }
 
-/// Lower-, upper-, then lower-casing approximates Unicode full case folding with the standard
-/// library alone: "Straße", "STRASSE" and "STRAẞE" collide. (Upper- then lower-casing alone left
-/// the capital sharp s "ẞ" folding to "ß" while "ß" folds to "ss": found by a property test.)
-fn fold_case(name: &str) -> String {
-    name.to_lowercase().to_uppercase().to_lowercase()
-}
-
-/// A trimmed description of 1..=`max` characters. Line breaks and tabs are allowed (descriptions
-/// are free text); other control characters are not.
+/// A description of 1..=`max` characters: NFKC-normalised and trimmed like a name; tabs and line
+/// feeds are allowed (descriptions are free text), other invisible characters are not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Description(String);
 
 impl Description {
     pub fn parse(field: &'static str, raw: &str, max: usize) -> Result<Self, FieldError> {
-        let value = raw.trim();
+        let normal = text::nfkc(raw);
+        let value = normal.trim();
         let length = value.chars().count();
         if length == 0 {
             return Err(FieldError::new(field, "must not be blank"));
@@ -133,14 +134,19 @@ impl Description {
                 format!("must be at most {max} characters (got {length})"),
             ));
         }
-        if value
+        if let Some(c) = value
             .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            .find(|&c| text::is_forbidden_in_description(c))
         {
-            return Err(FieldError::new(
-                field,
-                "must not contain control characters other than line breaks and tabs",
-            ));
+            let message = if c == '\r' {
+                "must not contain carriage returns: line breaks are \\n (line feed) only".to_owned()
+            } else {
+                format!(
+                    "must not contain control, format or other invisible characters other than tab and line feed (found U+{:04X})",
+                    c as u32
+                )
+            };
+            return Err(FieldError::new(field, message));
         }
         Ok(Self(value.to_owned()))
     }
@@ -224,24 +230,24 @@ pub struct IssuedKey {
     pub expires_at: Option<Timestamp>,
 }
 
-/// The one response that carries a full key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The one response that carries a full key. Its `Debug` shows only the key's prefix.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKey {
     pub id: String,
     pub application_id: String,
-    pub full_key: String,
+    pub full_key: FullKey,
     pub key_prefix: String,
     pub description: Description,
     pub created_at: Timestamp,
 }
 
 impl CreatedApiKey {
-    pub fn new(issued: IssuedKey, full_key: &crate::api_key::FullKey) -> Self {
+    pub fn new(issued: IssuedKey, full_key: &FullKey) -> Self {
         Self {
             id: issued.id.to_string(),
             application_id: issued.application_id.to_string(),
-            full_key: full_key.as_str().to_owned(),
+            full_key: full_key.clone(),
             key_prefix: issued.key_prefix,
             description: issued.description,
             created_at: issued.created_at,
@@ -332,6 +338,82 @@ mod tests {
         assert!(Description::parse("d", "123456", 5).is_err());
         assert!(Description::parse("d", "a\nb", 5).is_ok());
         assert!(Description::parse("d", "a\u{1b}b", 5).is_err());
+        assert!(Description::parse("d", "a\tb", 5).is_ok());
+        // Line breaks are line feeds; a carriage return inside is refused, naming itself.
+        let crlf = Description::parse("d", "a\r\nb", 5).unwrap_err();
+        assert!(crlf.message.contains("carriage return"), "{crlf:?}");
+        assert_eq!(
+            Description::parse("d", "\r\nab\r\n", 5).unwrap().as_str(),
+            "ab"
+        );
+        for invisible in ["Pay\u{200B}ments", "a\u{2028}b", "a\u{202E}b", "a\u{FE0F}b"] {
+            assert!(
+                Description::parse("d", invisible, 50).is_err(),
+                "{invisible:?}"
+            );
+        }
+        // Normalised before the limit applies: what is stored is what is counted.
+        assert_eq!(
+            Description::parse("d", "ｆｕｌｌ", 5).unwrap().as_str(),
+            "full"
+        );
+        assert!(
+            Description::parse("d", "\u{FDFA}", 17).is_err(),
+            "one character, 18 once normalised"
+        );
+    }
+
+    #[test]
+    fn look_alike_names_are_one_name_or_refused() {
+        let folded = |s: &str| ApplicationName::parse(s).unwrap().folded().to_owned();
+        assert_eq!(folded("Ｐｒｏｄ"), folded("Prod"));
+        assert_eq!(ApplicationName::parse("Ｐｒｏｄ").unwrap().as_str(), "Prod");
+        assert_eq!(folded("Cafe\u{301}"), folded("CAFÉ"));
+        assert_eq!(folded("ﬁnance"), folded("FINANCE"));
+        for invisible in [
+            "Prod\u{200B}",
+            "Pay\u{200B}ments",
+            "\u{FEFF}Prod",
+            "Prod\u{2060}x",
+            "\u{202E}dorP",
+            "a\u{2028}b",
+            "a\u{3164}b",
+            "Prod\u{FE0F}",
+        ] {
+            let err = ApplicationName::parse(invisible).unwrap_err();
+            assert!(err.message.contains("invisible"), "{invisible:?}: {err:?}");
+        }
+        // White space that trimming removes is not a character of the name.
+        assert_eq!(
+            ApplicationName::parse("\u{2028}Prod\u{3000}")
+                .unwrap()
+                .as_str(),
+            "Prod"
+        );
+    }
+
+    #[test]
+    fn a_created_key_prints_only_its_prefix() {
+        use crate::api_key::KeyMode;
+        let full_key = FullKey::generate(KeyMode::Live);
+        let issued = IssuedKey {
+            id: KeyId::new(),
+            application_id: ApplicationId::new(),
+            key_prefix: full_key.display_prefix().to_owned(),
+            description: Description::parse("description", "checkout", 200).unwrap(),
+            created_at: Timestamp::from_epoch_seconds(1_700_000_000),
+            expires_at: None,
+        };
+        let created = CreatedApiKey::new(issued, &full_key);
+        let printed = format!("{created:?}");
+        assert!(
+            !printed.contains(&full_key.expose_secret()[12..]),
+            "{printed}"
+        );
+        assert!(printed.contains(full_key.display_prefix()), "{printed}");
+        // The response body is the one place it is written out.
+        let body = serde_json::to_value(&created).unwrap();
+        assert_eq!(body["fullKey"], full_key.expose_secret());
     }
 
     #[test]

@@ -13,8 +13,13 @@ use crate::domain::{
     Page, PageRequest, APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
 };
 use crate::error::{ErrorChain, FieldError, StoreError};
+use crate::json::{self, JsonError};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What a function's 401 answers in `WWW-Authenticate`: the scheme, exactly as the contract
+/// writes it. (RFC 6750 §3 would add `error="invalid_token"`; the problem body says why.)
+pub const WWW_AUTHENTICATE_BEARER: &str = "Bearer";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -185,6 +190,13 @@ impl ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §15.5.2: a 401 names the scheme to authenticate with; RFC 6750 §3 adds why.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE_BEARER),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
@@ -344,9 +356,14 @@ pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
             }
             seen.push(name);
             match name {
+                // Any page the type holds: one past the end is 200 and empty, and costs no more
+                // than the last page (the store stops at the count).
                 "page" => match value.parse::<u32>() {
-                    Ok(number) if (1..=1_000_000).contains(&number) => page.page = number,
-                    _ => errors.push(FieldError::new("page", "must be a whole number from 1")),
+                    Ok(number) if number >= 1 => page.page = number,
+                    _ => errors.push(FieldError::new(
+                        "page",
+                        format!("must be a whole number from 1 to {}", u32::MAX),
+                    )),
                 },
                 "limit" => match value.parse::<u32>() {
                     Ok(number) if (1..=PAGE_LIMIT_MAX).contains(&number) => page.limit = number,
@@ -384,8 +401,14 @@ impl JsonObject {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::invalid("body", "a JSON object is required"));
         }
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|err| ApiError::invalid("body", format!("is not valid JSON: {err}")))?;
+        let value = json::parse_strict(bytes).map_err(|err| match err {
+            JsonError::Duplicate { member } => {
+                ApiError::invalid(&member, "must be given at most once")
+            }
+            JsonError::Syntax(err) => {
+                ApiError::invalid("body", format!("is not valid JSON: {err}"))
+            }
+        })?;
         match value {
             Value::Object(fields) => Ok(Self {
                 fields,
@@ -494,4 +517,92 @@ pub fn status_change(request: &Request) -> Result<bool, ApiError> {
     let enabled = body.required_bool("isEnabled");
     body.finish()?;
     Ok(enabled.expect("finish() reports a missing or invalid isEnabled"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: &str) -> Request {
+        Request::new(Body::from(json))
+    }
+
+    fn field_errors(err: ApiError) -> Vec<(String, String)> {
+        match err {
+            ApiError::Validation(errors) => {
+                errors.into_iter().map(|e| (e.field, e.message)).collect()
+            }
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_member_given_twice_is_refused_naming_it() {
+        let errors = field_errors(
+            status_change(&body(r#"{"isEnabled": true, "isEnabled": false}"#)).unwrap_err(),
+        );
+        assert_eq!(
+            errors,
+            vec![("isEnabled".into(), "must be given at most once".into())]
+        );
+        // Also when both values agree, and at any depth: the body is ambiguous either way.
+        let errors =
+            field_errors(new_application(&body(r#"{"name": "a", "name": "a"}"#)).unwrap_err());
+        assert_eq!(errors[0].0, "name");
+        let errors = field_errors(
+            new_api_key(&body(r#"{"description": "d", "x": [{"a": 1, "a": 2}]}"#)).unwrap_err(),
+        );
+        assert_eq!(errors[0].0, "x[0].a");
+        // Distinct members and ordinary values still parse.
+        assert!(status_change(&body(r#"{"isEnabled": false}"#)).is_ok());
+        let app = new_application(&body(r#"{"name": "a", "description": null}"#)).unwrap();
+        assert_eq!(app.name.as_str(), "a");
+    }
+
+    #[test]
+    fn malformed_json_is_still_named_as_such() {
+        for bad in [r#"{"name": "#, r#"{"name": "a"} x"#, r#"{"name": "a",}"#] {
+            let errors = field_errors(new_application(&body(bad)).unwrap_err());
+            assert_eq!(errors[0].0, "body", "{bad}");
+            assert!(
+                errors[0].1.starts_with("is not valid JSON"),
+                "{bad}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_401_names_the_bearer_scheme() {
+        let response = ApiError::Unauthorized.into_response("req-1");
+        assert_eq!(response.status(), 401);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap();
+        assert_eq!(challenge, "Bearer");
+        for other in [ApiError::NotFound(Missing::Key), ApiError::PayloadTooLarge] {
+            assert!(other
+                .into_response("r")
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .is_none());
+        }
+    }
+
+    #[test]
+    fn any_page_the_type_holds_is_valid() {
+        use lambda_http::aws_lambda_events::query_map::QueryMap;
+        let page = |value: &str| {
+            let query: QueryMap =
+                std::collections::HashMap::from([("page".to_owned(), value.to_owned())]).into();
+            page_request(&Request::default().with_query_string_parameters(query))
+        };
+        assert_eq!(page("1").unwrap().page, 1);
+        assert_eq!(page("1000001").unwrap().page, 1_000_001);
+        assert_eq!(page(&u32::MAX.to_string()).unwrap().page, u32::MAX);
+        for bad in ["0", "-1", "4294967296", "1.5", "two", ""] {
+            let errors = field_errors(page(bad).unwrap_err());
+            assert_eq!(errors[0].0, "page", "{bad}");
+            assert!(errors[0].1.contains("4294967295"), "{bad}: {errors:?}");
+        }
+    }
 }

@@ -10,9 +10,11 @@ pub mod domain;
 pub mod error;
 pub mod failure;
 pub mod http;
+pub mod json;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod time;
 
 pub use config::{Config, PepperSource};

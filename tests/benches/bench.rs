@@ -9,10 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use api_tests::{generated_key, Call, TestApi};
-use appkeys::aws::{sdk_config, Budget, RequestCounter};
+use api_tests::runtime_api::{KillOnDrop, RuntimeApi};
+use api_tests::{generated_key, sdk, Call, TestApi};
+use appkeys::aws::{Budget, RequestCounter};
 use appkeys::config::Limits;
 use appkeys::domain::{ApplicationId, ApplicationName, MerchantId, NewApplication};
 use appkeys::store::test_util::{
@@ -159,8 +160,7 @@ async fn verify_vs_floor(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'sta
     let full_key = t.create_key("m_bench", &app, "bench").await.text("fullKey");
     let handler_requests = RequestCounter::default();
     let verifier = t.verifier(&handler_requests).await;
-    let floor_client =
-        RequestCounter::default().dynamodb_client(&sdk_config(Budget::AUTHORIZER).await);
+    let floor_client = RequestCounter::default().dynamodb_client(&sdk(Budget::AUTHORIZER).await);
     let [(pk_name, pk), (sk_name, sk)] = lookup_record_key(&t.pepper.hash(&full_key));
     let event = authorizer_event(&format!("Bearer {full_key}"));
 
@@ -370,7 +370,7 @@ async fn list_at_scale(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'stati
 
     let requests = RequestCounter::default();
     let items = ItemsRead::default();
-    let sdk = sdk_config(Budget::MANAGEMENT).await;
+    let sdk = sdk(Budget::MANAGEMENT).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .interceptor(requests.clone())
         .interceptor(items.clone())
@@ -444,7 +444,7 @@ async fn list_with_history(sizes: &Sizes, report: &mut BTreeMap<&'static str, Va
 
         let requests = RequestCounter::default();
         let items = ItemsRead::default();
-        let sdk = sdk_config(Budget::MANAGEMENT).await;
+        let sdk = sdk(Budget::MANAGEMENT).await;
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(requests.clone())
             .interceptor(items.clone())
@@ -706,6 +706,8 @@ async fn cold_starts(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static 
         BTreeMap::new(),
         BTreeMap::new(),
     );
+    let pepper_secret_id =
+        api_tests::create_secret("a pepper for the cold-start benchmark, 32+ bytes").await;
     let mut functions: Vec<&str> = appkeys::routes::ROUTES.iter().map(|r| r.function).collect();
     functions.push(appkeys::routes::AUTHORIZER_FUNCTION);
     functions.dedup();
@@ -720,12 +722,13 @@ async fn cold_starts(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static 
             );
             continue;
         }
-        let measured = cold_start(&binary, function, t).await;
+        let measured = cold_start(&binary, function, t, &pepper_secret_id).await;
         init.insert(function, json!(measured.0));
         first.insert(function, json!(measured.1));
         rss.insert(function, json!(measured.2));
         size.insert(function, json!(std::fs::metadata(&binary).unwrap().len()));
     }
+    api_tests::delete_secret(&pepper_secret_id).await;
     assert!(
         !init.is_empty(),
         "no function binary found in {}",
@@ -737,139 +740,48 @@ async fn cold_starts(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static 
     report.insert("binary_bytes", json!(size));
 }
 
-async fn cold_start(binary: &Path, function: &str, t: &TestApi) -> (f64, f64, u64) {
-    use http_body_util::{BodyExt, Full};
-    use hyper::body::Bytes;
-    #[derive(Default)]
-    struct Seen {
-        next: Option<Instant>,
-        response: Option<Instant>,
-        failed: Option<String>,
-    }
-    let seen = Arc::new(Mutex::new(Seen::default()));
+async fn cold_start(
+    binary: &Path,
+    function: &str,
+    t: &TestApi,
+    pepper_secret_id: &str,
+) -> (f64, f64, u64) {
     let event =
         std::fs::read_to_string(workspace().join("events").join(format!("{function}.json")))
             .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = {
-        let seen = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (seen, event) = (seen.clone(), event.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |request: hyper::Request<hyper::body::Incoming>| {
-                            let (seen, event) = (seen.clone(), event.clone());
-                            async move {
-                                let path = request.uri().path().to_owned();
-                                let body = request
-                                    .into_body()
-                                    .collect()
-                                    .await
-                                    .map(|b| b.to_bytes())
-                                    .unwrap_or_default();
-                                let now = Instant::now();
-                                if path.ends_with("/invocation/next") {
-                                    let first_call = seen.lock().unwrap().next.is_none();
-                                    if !first_call {
-                                        std::future::pending::<()>().await; // one invocation is enough
-                                    }
-                                    seen.lock().unwrap().next = Some(now);
-                                    let deadline = SystemTime::now()
-                                        .duration_since(UNIX_EPOCH)
-                                        .unwrap()
-                                        .as_millis()
-                                        + 30_000;
-                                    let response = hyper::Response::builder()
-                                        .header("lambda-runtime-aws-request-id", "bench-request-1")
-                                        .header("lambda-runtime-deadline-ms", deadline.to_string())
-                                        .header(
-                                            "lambda-runtime-invoked-function-arn",
-                                            "arn:aws:lambda:us-east-1:123456789012:function:bench",
-                                        )
-                                        .header("content-type", "application/json")
-                                        .body(Full::new(Bytes::from(event)))
-                                        .unwrap();
-                                    return Ok::<_, std::convert::Infallible>(response);
-                                }
-                                let mut seen = seen.lock().unwrap();
-                                if path.ends_with("/response") {
-                                    seen.response = Some(now);
-                                } else {
-                                    seen.failed =
-                                        Some(format!("{path}: {}", String::from_utf8_lossy(&body)));
-                                }
-                                Ok(hyper::Response::builder()
-                                    .status(202)
-                                    .body(Full::new(Bytes::new()))
-                                    .unwrap())
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        })
-    };
+    let runtime = RuntimeApi::start(vec![event]).await;
     let started = Instant::now();
-    let mut child = std::process::Command::new(binary)
-        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
-        .env("TABLE_NAME", t.store().table())
-        .env(
-            "API_KEY_PEPPER",
-            "a local pepper for the cold-start benchmark",
-        )
-        .env_remove("API_KEY_PEPPER_SECRET_ID")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        {
-            let seen = seen.lock().unwrap();
-            if let Some(failure) = &seen.failed {
-                panic!("{function} failed: {failure}");
-            }
-            if seen.response.is_some() {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{function} did not answer its first invocation"
-        );
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{function} exited with {status} before answering");
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    // Inside Lambda the pepper comes from Secrets Manager (API_KEY_PEPPER is refused there), so
+    // the cold start includes reading it, as in AWS.
+    let mut child = KillOnDrop(
+        runtime
+            .command(binary, function)
+            .env("TABLE_NAME", t.store().table())
+            .env("API_KEY_PEPPER_SECRET_ID", pepper_secret_id)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let answer = runtime
+        .answers(1, &mut child.0, Duration::from_secs(20))
+        .await
+        .remove(0);
+    assert!(answer.ok, "{function} failed: {}", answer.body);
     let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        std::fs::read_to_string(format!("/proc/{}/status", child.0.id())).unwrap_or_default();
     let peak_rss_kib = status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
-    let _ = child.kill();
-    let _ = child.wait();
-    server.abort();
-    let seen = seen.lock().unwrap();
+    drop(child);
     let ms = |at: Instant| ((at - started).as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
     (
-        ms(seen.next.unwrap()),
-        ms(seen.response.unwrap()),
+        ms(runtime
+            .first_next()
+            .expect("the function asked for an event")),
+        ms(answer.at),
         peak_rss_kib,
     )
 }
@@ -981,6 +893,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        // Without AWS_ENDPOINT_URL the harness refuses to run unless APPKEYS_TEST_REAL_AWS=1.
         if std::env::var_os("AWS_ENDPOINT_URL").is_none()
             && std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none()
         {

@@ -1,11 +1,12 @@
-//! Test harness: each test gets its own DynamoDB table (production schema) on whatever endpoint
-//! the environment names — moto's server under `scripts/test`, real DynamoDB when
-//! `AWS_ENDPOINT_URL` is unset and credentials are present — and drives the functions' own
-//! handlers with real API Gateway HTTP API (payload 2.0) events.
+//! Test harness: each test gets its own DynamoDB table (production schema) on the endpoint the
+//! environment names — moto's server on loopback under `scripts/test`, real DynamoDB only when
+//! `APPKEYS_TEST_REAL_AWS=1` says so (see [`sdk`]) — and drives the functions' own handlers with
+//! real API Gateway HTTP API (payload 2.0) events.
 
 pub mod cloudformation;
 pub mod openapi;
 pub mod permissions;
+pub mod runtime_api;
 
 use std::collections::HashMap;
 
@@ -16,6 +17,7 @@ use appkeys::config::Limits;
 use appkeys::store::test_util::create_table;
 use appkeys::time::Clock;
 use appkeys::{Api, Config, Store};
+use aws_config::SdkConfig;
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
 
@@ -26,6 +28,61 @@ pub const JWT_EVENT: &str = include_str!("../../events/apigw-http-api-jwt-reques
 /// An HTTP API Lambda authorizer event (payload 2.0), as the `aws_lambda_events` crate ships it.
 pub const AUTHORIZER_EVENT: &str =
     include_str!("../../events/apigw-http-api-authorizer-request.json");
+
+/// Set to `1` to run the suite against real AWS (DynamoDB and Secrets Manager in the account and
+/// region of your credentials): without it, the suite talks to a loopback endpoint only.
+pub const REAL_AWS_OPT_IN: &str = "APPKEYS_TEST_REAL_AWS";
+
+/// The SDK configuration every test uses. It refuses (panics) unless every service the tests call
+/// would be reached on this machine, or the run opted in to real AWS: a plain `cargo test` in a
+/// shell with AWS credentials must not create tables in whatever account is active.
+pub async fn sdk(budget: Budget) -> SdkConfig {
+    if let Err(refusal) = may_touch_aws(|name| std::env::var(name).ok()) {
+        panic!("{refusal}");
+    }
+    sdk_config(budget).await
+}
+
+/// `Ok` when the tests may run against the endpoints the environment names; else why not.
+pub fn may_touch_aws(lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    if lookup(REAL_AWS_OPT_IN).is_some_and(|value| value.trim() == "1") {
+        return Ok(());
+    }
+    let remote = appkeys::aws::remote_services(&lookup);
+    if remote.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to run: {} requests would go to real AWS (AWS_ENDPOINT_URL is unset or not a \
+         loopback address), where these tests create and delete tables in the account of your \
+         credentials. Run `scripts/test` (it starts a local endpoint), or point AWS_ENDPOINT_URL \
+         at your own local endpoint (http://127.0.0.1:<port>), or set {REAL_AWS_OPT_IN}=1 to \
+         run against real AWS on purpose.",
+        remote.join(" and ")
+    ))
+}
+
+/// A Secrets Manager secret holding `value`, as the deployment's pepper secret; returns its id.
+pub async fn create_secret(value: &str) -> String {
+    let id = format!("appkeys-test-pepper-{}", uuid::Uuid::new_v4());
+    aws_sdk_secretsmanager::Client::new(&sdk(Budget::MANAGEMENT).await)
+        .create_secret()
+        .name(&id)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret");
+    id
+}
+
+pub async fn delete_secret(id: &str) {
+    let _ = aws_sdk_secretsmanager::Client::new(&sdk(Budget::MANAGEMENT).await)
+        .delete_secret()
+        .secret_id(id)
+        .force_delete_without_recovery(true)
+        .send()
+        .await;
+}
 
 pub const MERCHANT: &str = "m_123";
 
@@ -43,7 +100,7 @@ pub fn generated_key(
         )
         .expect("a valid description"),
         key_prefix: full_key.display_prefix().to_owned(),
-        hash: pepper.hash(full_key.as_str()),
+        hash: pepper.hash(full_key.expose_secret()),
         expires_at: None,
     };
     (full_key, new)
@@ -76,7 +133,7 @@ impl TestApi {
     }
 
     async fn on_table(prefix: &str, limits: Limits) -> Self {
-        let sdk = sdk_config(Budget::MANAGEMENT).await;
+        let sdk = sdk(Budget::MANAGEMENT).await;
         let table = format!("{prefix}{}", uuid::Uuid::new_v4());
         let client = aws_sdk_dynamodb::Client::new(&sdk);
         create_table(&client, &table)
@@ -118,7 +175,7 @@ impl TestApi {
     /// The authorizer's verifier over the same table and pepper, with a DynamoDB client whose
     /// requests `counter` counts.
     pub async fn verifier(&self, counter: &RequestCounter) -> KeyVerifier {
-        let sdk = sdk_config(Budget::AUTHORIZER).await;
+        let sdk = sdk(Budget::AUTHORIZER).await;
         let store = Store::new(
             counter.dynamodb_client(&sdk),
             &self.table,
@@ -161,6 +218,16 @@ impl TestApi {
         let response =
             TestResponse::from(response.expect("handlers always answer with a response"));
         openapi::assert_documented(&method, route.path, &response);
+        if response.status == 401 {
+            // RFC 9110 §15.5.2: every 401 a function answers names the scheme.
+            assert!(
+                response
+                    .header("www-authenticate")
+                    .is_some_and(|challenge| challenge.starts_with("Bearer")),
+                "{method} {} answered 401 without WWW-Authenticate: Bearer",
+                route.path
+            );
+        }
         response
     }
 
@@ -685,7 +752,7 @@ impl LoseFirstResponse {
 
     /// A store over `table` whose client loses that response.
     pub async fn store(&self, table: &str, limits: Limits) -> Store {
-        let sdk = sdk_config(Budget::MANAGEMENT).await;
+        let sdk = sdk(Budget::MANAGEMENT).await;
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(self.clone())
             .build();
@@ -780,7 +847,7 @@ impl Interleave {
 
     /// A store over `t`'s table, with its clock, whose client runs the competitor.
     pub async fn store(&self, t: &TestApi) -> Store {
-        let sdk = sdk_config(Budget::MANAGEMENT).await;
+        let sdk = sdk(Budget::MANAGEMENT).await;
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(self.clone())
             .build();
@@ -849,7 +916,7 @@ impl aws_sdk_dynamodb::config::Intercept for Interleave {
 
 /// A store over `table` with a client of its own, for a competing write inside an [`Interleave`].
 pub async fn fresh_store(table: &str, limits: Limits, clock: Clock) -> Store {
-    let sdk = sdk_config(Budget::MANAGEMENT).await;
+    let sdk = sdk(Budget::MANAGEMENT).await;
     Store::new(aws_sdk_dynamodb::Client::new(&sdk), table, limits).with_clock(clock)
 }
 

@@ -18,6 +18,13 @@ const OPENAPI_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
+/// The description's path for a route of the route table. API Gateway's greedy `{name+}` is
+/// `{name}` there: OpenAPI has no greedy parameters, and generated clients match `{name}` only
+/// (openapi-python-client skips an operation whose path has `{proxy+}`). The value may hold `/`.
+pub fn openapi_path(route_path: &str) -> String {
+    route_path.replace("+}", "}")
+}
+
 pub struct ApiDescription {
     pub document: Value,
     validators: Mutex<HashMap<String, Arc<Validator>>>,
@@ -50,9 +57,10 @@ impl ApiDescription {
         operations
     }
 
+    /// The operation for `method` on `path` (a description path, or a route-table path).
     pub fn operation(&self, method: &str, path: &str) -> Option<&Value> {
         self.document["paths"]
-            .get(path)?
+            .get(openapi_path(path))?
             .get(method.to_ascii_lowercase())
     }
 

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use api_tests::sdk;
 use api_tests::{TestApi, MERCHANT};
 use appkeys::api_key::{FullKey, KeyMode};
 use appkeys::authorize::KeyVerifier;
-use appkeys::aws::{sdk_config, Budget, RequestCounter};
+use appkeys::aws::{Budget, RequestCounter};
 use appkeys::config::Limits;
 use appkeys::Store;
 use serde_json::json;
@@ -63,7 +64,7 @@ async fn malformed_headers_are_denied_without_any_database_request() {
         b'a'
     };
     let bad_checksum = String::from_utf8(bad_checksum).unwrap();
-    let test_mode_key = FullKey::generate(KeyMode::Test).into_string();
+    let test_mode_key = FullKey::generate(KeyMode::Test).expose_secret().to_owned();
     let cases: Vec<(&str, Option<String>)> = vec![
         ("no header", None),
         ("empty header", Some(String::new())),
@@ -118,7 +119,7 @@ async fn unknown_revoked_and_disabled_keys_are_denied_and_re_enabling_restores()
     let counter = RequestCounter::default();
     let verifier = t.verifier(&counter).await;
 
-    let unknown = FullKey::generate(KeyMode::Live).into_string();
+    let unknown = FullKey::generate(KeyMode::Live).expose_secret().to_owned();
     assert_eq!(
         TestApi::allows(&verifier, &unknown).await,
         Some(false),
@@ -357,7 +358,7 @@ fn closed_port() -> u16 {
 }
 
 async fn verifier_at(endpoint: &str, t: &TestApi) -> KeyVerifier {
-    let sdk = sdk_config(Budget::AUTHORIZER).await;
+    let sdk = sdk(Budget::AUTHORIZER).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .build();

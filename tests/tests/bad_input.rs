@@ -105,6 +105,57 @@ async fn every_bad_input_is_a_4xx_problem_and_writes_nothing() {
             "payload_too_large",
             None,
         ),
+        // A member given twice: ambiguous, in every body.
+        case(
+            "name twice",
+            create_app(r#"{"name": "a", "name": "b"}"#),
+            400,
+            "validation_failed",
+            Some("name"),
+        ),
+        case(
+            "description twice",
+            key_call(r#"{"description": "a", "description": "a"}"#),
+            400,
+            "validation_failed",
+            Some("description"),
+        ),
+        case(
+            "isEnabled twice",
+            status_call(r#"{"isEnabled": true, "isEnabled": false}"#),
+            400,
+            "validation_failed",
+            Some("isEnabled"),
+        ),
+        case(
+            "a nested member twice",
+            create_app(r#"{"name": "a", "extra": {"x": 1, "x": 2}}"#),
+            400,
+            "validation_failed",
+            Some("extra.x"),
+        ),
+        // Look-alike text: invisible and direction-changing characters.
+        case(
+            "zero-width space in a name",
+            create_app("{\"name\": \"Pay\\u200Bments\"}"),
+            400,
+            "validation_failed",
+            Some("name"),
+        ),
+        case(
+            "right-to-left override in a key description",
+            key_call("{\"description\": \"a\\u202Eb\"}"),
+            400,
+            "validation_failed",
+            Some("description"),
+        ),
+        case(
+            "carriage return inside a description",
+            key_call("{\"description\": \"a\\r\\nb\"}"),
+            400,
+            "validation_failed",
+            Some("description"),
+        ),
         // Application fields.
         case(
             "missing name",
@@ -463,7 +514,7 @@ async fn limits_are_inclusive() {
 async fn a_5xx_carries_no_internal_detail() {
     // Point the store at a table that does not exist: DynamoDB fails, the caller learns nothing.
     let mut t = TestApi::new().await;
-    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let sdk = api_tests::sdk(appkeys::aws::Budget::MANAGEMENT).await;
     t.api.store = appkeys::Store::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         "no-such-table-xyz",

@@ -289,7 +289,7 @@ async fn an_authorizer_failure_is_a_500_never_an_allow() {
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let full_key = t.create_key(MERCHANT, &app, "k").await.text("fullKey");
     // Point the functions at a table that does not exist: the lookup fails.
-    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::AUTHORIZER).await;
+    let sdk = api_tests::sdk(appkeys::aws::Budget::AUTHORIZER).await;
     t.api.store = appkeys::Store::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         "appkeys-missing-table",
@@ -561,4 +561,51 @@ async fn cors_preflights_are_answered_by_the_gateway_for_the_allowed_origins_onl
     )
     .await;
     assert_eq!((r.status, r.json), (404, json!({"message": "Not Found"})));
+}
+
+/// The built-in development JWT secret is public: the gateway serves with it only in front of a
+/// loopback AWS endpoint, never in front of real data.
+#[test]
+fn the_public_development_secret_is_refused_unless_aws_is_on_this_machine() {
+    use local_gateway::dev_secret::check;
+    use local_gateway::jwt::DEFAULT_SECRET;
+    let env = |pairs: Vec<(&'static str, &'static str)>| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    const LOCAL: (&str, &str) = ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566");
+    const REMOTE: (&str, &str) = (
+        "AWS_ENDPOINT_URL",
+        "https://dynamodb.us-east-1.amazonaws.com",
+    );
+    // scripts/dev: the default secret, moto on loopback.
+    assert!(check(env(vec![LOCAL])).is_ok());
+    assert!(check(env(vec![LOCAL, ("LOCAL_JWT_SECRET", DEFAULT_SECRET)])).is_ok());
+    // A secret of one's own may front anything.
+    assert!(check(env(vec![("LOCAL_JWT_SECRET", "my own secret")])).is_ok());
+    assert!(check(env(vec![REMOTE, ("LOCAL_JWT_SECRET", "my own secret")])).is_ok());
+    // The public secret in front of real AWS (no endpoint, a remote one, or one service remote).
+    for refused in [
+        env(vec![]),
+        env(vec![("LOCAL_JWT_SECRET", "")]),
+        env(vec![("LOCAL_JWT_SECRET", DEFAULT_SECRET)]),
+        env(vec![REMOTE]),
+        env(vec![
+            LOCAL,
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                "https://secretsmanager.us-east-1.amazonaws.com",
+            ),
+        ]),
+    ] {
+        let refusal = check(refused).unwrap_err();
+        assert!(
+            refusal.contains("LOCAL_JWT_SECRET") && refusal.contains("AWS_ENDPOINT_URL"),
+            "{refusal}"
+        );
+    }
 }

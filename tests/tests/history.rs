@@ -163,7 +163,7 @@ async fn an_expired_key_is_refused_at_once_listed_expired_and_frees_its_place_on
         .text("fullKey");
     let verifier = t.verifier(&Default::default()).await;
     assert_eq!(
-        TestApi::allows(&verifier, short_lived.as_str()).await,
+        TestApi::allows(&verifier, short_lived.expose_secret()).await,
         Some(true)
     );
     t.create_key(MERCHANT, &app, "third")
@@ -172,7 +172,7 @@ async fn an_expired_key_is_refused_at_once_listed_expired_and_frees_its_place_on
 
     t.clock.advance(3600);
     assert_eq!(
-        TestApi::allows(&verifier, short_lived.as_str()).await,
+        TestApi::allows(&verifier, short_lived.expose_secret()).await,
         Some(false)
     );
     assert_eq!(TestApi::allows(&verifier, &lasting).await, Some(true));

@@ -71,7 +71,7 @@ async fn a_key_created_while_disabling_is_disabled_too() {
             .create_api_key(&merchant(), app, new)
             .await
             .expect("the competing create");
-        *slot.lock().unwrap() = Some(full_key.as_str().to_owned());
+        *slot.lock().unwrap() = Some(full_key.expose_secret().to_owned());
     });
     let store = interleave.store(&f.t).await;
 
@@ -130,9 +130,9 @@ async fn a_key_created_while_its_application_is_disabled_is_written_disabled() {
         2,
         "the first transaction was refused and the key rewritten"
     );
-    assert_eq!(f.allows(full_key.as_str()).await, Some(false));
+    assert_eq!(f.allows(full_key.expose_secret()).await, Some(false));
     assert_eq!(f.t.set_enabled(MERCHANT, &f.app, true).await.status, 200);
-    assert_eq!(f.allows(full_key.as_str()).await, Some(true));
+    assert_eq!(f.allows(full_key.expose_secret()).await, Some(true));
 }
 
 /// A key revoked between disable's read and its transaction.
@@ -256,7 +256,7 @@ async fn a_key_created_while_revoking_is_disabled_with_its_application_later() {
             .create_api_key(&merchant(), app, new)
             .await
             .expect("the competing create");
-        *slot.lock().unwrap() = Some(full_key.as_str().to_owned());
+        *slot.lock().unwrap() = Some(full_key.expose_secret().to_owned());
     });
     let store = interleave.store(&f.t).await;
     let (app, key) = ids(&f.app, &f.first.0);
@@ -327,7 +327,7 @@ async fn a_reclaiming_creation_racing_a_revoke_and_a_plain_creation_keeps_every_
             .create_api_key(&merchant(), app_id, new)
             .await
             .expect("the competing plain add");
-        *slot.lock().unwrap() = Some(full_key.as_str().to_owned());
+        *slot.lock().unwrap() = Some(full_key.expose_secret().to_owned());
     });
     let store = interleave.store(&t).await;
     let (mine, new) = generated_key(&t.pepper, "mine");
@@ -347,7 +347,7 @@ async fn a_reclaiming_creation_racing_a_revoke_and_a_plain_creation_keeps_every_
         .expect("the competing key");
 
     let verifier = t.verifier(&Default::default()).await;
-    for key in [mine.as_str(), &kept, &competitor] {
+    for key in [mine.expose_secret(), &kept, &competitor] {
         assert_eq!(TestApi::allows(&verifier, key).await, Some(true));
     }
     t.create_key(MERCHANT, &app, "over")
@@ -355,7 +355,7 @@ async fn a_reclaiming_creation_racing_a_revoke_and_a_plain_creation_keeps_every_
         .assert_problem(400, "key_limit_reached");
     // Every working key is in the keyring: disabling reaches each one.
     assert_eq!(t.set_enabled(MERCHANT, &app, false).await.status, 200);
-    for key in [mine.as_str(), &kept, &competitor] {
+    for key in [mine.expose_secret(), &kept, &competitor] {
         assert_eq!(TestApi::allows(&verifier, key).await, Some(false));
     }
 }

@@ -75,6 +75,43 @@ async fn names_collide_after_trimming_and_case_folding() {
 }
 
 #[tokio::test]
+async fn names_that_look_the_same_are_the_same_name() {
+    let t = TestApi::new().await;
+    let created = t
+        .create_application(MERCHANT, json!({"name": "Ｐｒｏｄ", "description": "ﬁrst"}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    // Stored and answered in NFKC.
+    assert_eq!(created.json["name"], "Prod");
+    assert_eq!(created.json["description"], "first");
+    for clash in ["Prod", "PROD", " ｐｒｏｄ "] {
+        t.create_application(MERCHANT, json!({"name": clash}))
+            .await
+            .assert_problem(409, "name_taken");
+    }
+    t.create_application_named(MERCHANT, "Cafe\u{301}").await;
+    t.create_application(MERCHANT, json!({"name": "CAFÉ"}))
+        .await
+        .assert_problem(409, "name_taken");
+    // Invisible and direction-changing characters are refused, not made a second name.
+    let before = t.snapshot().await;
+    for invisible in [
+        "Prod\u{200B}",
+        "Pay\u{200B}ments",
+        "\u{202E}dorP",
+        "Pr\u{2060}od",
+        "\u{FEFF}Prod",
+    ] {
+        let r = t
+            .create_application(MERCHANT, json!({"name": invisible}))
+            .await;
+        r.assert_problem(400, "validation_failed");
+        assert_eq!(r.json["errors"][0]["field"], "name", "{}", r.body);
+    }
+    assert_eq!(t.snapshot().await, before);
+}
+
+#[tokio::test]
 async fn application_limit_is_enforced() {
     let t = TestApi::with_limits(Limits {
         max_applications_per_merchant: 2,
@@ -349,6 +386,21 @@ async fn list_pages_newest_first_with_the_guide_fields() {
     assert_eq!(past.json["hasPreviousPage"], true);
     assert_eq!(past.json["hasNextPage"], false);
 
+    // Any page number the parser's type holds: past the end is 200 and empty.
+    for page in ["1000001", "4294967295"] {
+        let far = t.list(MERCHANT, &format!("page={page}&limit=100")).await;
+        assert_eq!(far.status, 200, "{}", far.body);
+        assert_eq!(far.json["items"], json!([]));
+        assert_eq!(far.json["page"].to_string(), page);
+        assert_eq!(
+            (
+                far.json["totalItems"].clone(),
+                far.json["hasNextPage"].clone()
+            ),
+            (json!(7), json!(false))
+        );
+    }
+
     let none = t.list("m_nobody", "").await;
     assert_eq!(
         (
@@ -440,6 +492,15 @@ async fn missing_or_empty_merchant_claim_is_401() {
         .await
         .assert_problem(401, "unauthorized");
     assert!(t.snapshot().await.is_empty());
+    // Every 401 names the scheme to authenticate with (RFC 9110); the harness checks it on
+    // every function response, and here once more by hand.
+    let r = t.send(Call::list("").into()).await;
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Bearer")),
+        "{:?}",
+        r.headers
+    );
 }
 
 #[tokio::test]
@@ -479,7 +540,7 @@ async fn creating_a_key_on_an_enabled_application_is_a_single_request() {
     let mut t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let counter = appkeys::aws::RequestCounter::default();
-    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let sdk = api_tests::sdk(appkeys::aws::Budget::MANAGEMENT).await;
     t.api.store = appkeys::Store::new(
         counter.dynamodb_client(&sdk),
         t.store().table(),
@@ -498,4 +559,50 @@ async fn creating_a_key_on_an_enabled_application_is_a_single_request() {
     );
     let disabled_requests = counter.count() - before;
     assert!(disabled_requests <= 3, "{disabled_requests}");
+}
+
+/// A page past the end costs no more DynamoDB work than the last page: the count tells the store
+/// there is nothing to read.
+#[tokio::test]
+async fn a_page_past_the_end_costs_no_more_than_the_last_page() {
+    let mut t = TestApi::new().await;
+    for i in 0..5 {
+        let app = t
+            .create_application_named(MERCHANT, &format!("app {i}"))
+            .await;
+        t.create_key(MERCHANT, &app, "k").await;
+    }
+    let counter = appkeys::aws::RequestCounter::default();
+    let sdk = api_tests::sdk(appkeys::aws::Budget::MANAGEMENT).await;
+    t.api.store = appkeys::Store::new(
+        counter.dynamodb_client(&sdk),
+        t.store().table(),
+        t.api.config.limits,
+    );
+    let requests = |query: &'static str| {
+        let (t, counter) = (&t, &counter);
+        async move {
+            let before = counter.count();
+            let r = t.list(MERCHANT, query).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            (
+                r.json["items"].as_array().unwrap().len(),
+                counter.count() - before,
+            )
+        }
+    };
+    let (items, last_page) = requests("include=apiKeys&page=3&limit=2").await;
+    assert_eq!(items, 1);
+    for past in [
+        "include=apiKeys&page=4&limit=2",
+        "include=apiKeys&page=4294967295&limit=100",
+    ] {
+        let (items, cost) = requests(past).await;
+        assert_eq!(items, 0);
+        assert!(
+            cost <= last_page,
+            "{past}: {cost} requests, the last page took {last_page}"
+        );
+        assert_eq!(cost, 1, "{past}: only the count is read");
+    }
 }

@@ -3,42 +3,16 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use api_tests::{create_secret, delete_secret, sdk};
 use api_tests::{TestApi, MERCHANT};
-use appkeys::aws::{load_pepper, sdk_config, Budget, PepperError, RequestCounter};
+use appkeys::aws::{load_pepper, Budget, PepperError, RequestCounter};
 use appkeys::config::PepperSource;
-
-async fn secrets_client() -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(&sdk_config(Budget::MANAGEMENT).await)
-}
-
-async fn put_secret(value: &str) -> String {
-    let id = format!("appkeys-test-pepper-{}", uuid::Uuid::new_v4());
-    secrets_client()
-        .await
-        .create_secret()
-        .name(&id)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create secret");
-    id
-}
-
-async fn delete_secret(id: &str) {
-    let _ = secrets_client()
-        .await
-        .delete_secret()
-        .secret_id(id)
-        .force_delete_without_recovery(true)
-        .send()
-        .await;
-}
 
 #[tokio::test]
 async fn the_pepper_is_read_from_secrets_manager_and_keys_made_with_it_verify() {
     let secret = "a pepper kept in secrets manager, 32+ bytes";
-    let id = put_secret(secret).await;
-    let sdk = sdk_config(Budget::AUTHORIZER).await;
+    let id = create_secret(secret).await;
+    let sdk = sdk(Budget::AUTHORIZER).await;
     let pepper = load_pepper(
         &sdk,
         &PepperSource::SecretsManager {
@@ -74,7 +48,7 @@ async fn the_pepper_is_read_from_secrets_manager_and_keys_made_with_it_verify() 
 
 #[tokio::test]
 async fn a_missing_or_unusable_secret_fails_start_with_a_clear_message() {
-    let sdk = sdk_config(Budget::AUTHORIZER).await;
+    let sdk = sdk(Budget::AUTHORIZER).await;
     let missing = load_pepper(
         &sdk,
         &PepperSource::SecretsManager {
@@ -90,7 +64,7 @@ async fn a_missing_or_unusable_secret_fails_start_with_a_clear_message() {
         "{message}"
     );
 
-    let id = put_secret("short").await;
+    let id = create_secret("short").await;
     let short = load_pepper(
         &sdk,
         &PepperSource::SecretsManager {

@@ -141,16 +141,24 @@ fn authorizer_event(authorization: &str) -> Value {
 async fn dynamodb_unreachable_is_an_invocation_error_of_type_dynamodb_unavailable() {
     // A well-formed key passes the format checks and reaches DynamoDB, which cannot answer.
     let key = FullKey::generate(KeyMode::Live);
-    let event = authorizer_event(&format!("Bearer {}", key.as_str()));
+    let event = authorizer_event(&format!("Bearer {}", key.expose_secret()));
     let (api, reported) = stub_runtime_api(vec![event]).await;
+    // Inside Lambda the pepper comes from Secrets Manager (the local one); DynamoDB is dead.
+    let secret_id = api_tests::create_secret("a local pepper of thirty-two bytes!").await;
+    let secrets_endpoint = std::env::var("AWS_ENDPOINT_URL").expect("the local endpoint");
     let mut child = spawn(
         &api,
         &[
             ("TABLE_NAME", "t"),
-            ("API_KEY_PEPPER", "a local pepper of thirty-two bytes!"),
+            ("API_KEY_PEPPER_SECRET_ID", secret_id.as_str()),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                secrets_endpoint.as_str(),
+            ),
         ],
     );
     let report = wait_for_report(&reported, &mut child).await;
+    api_tests::delete_secret(&secret_id).await;
     assert_eq!(
         report.path,
         "/2018-06-01/runtime/invocation/request-1/error"
@@ -161,7 +169,7 @@ async fn dynamodb_unreachable_is_an_invocation_error_of_type_dynamodb_unavailabl
     );
     let message = report.body["errorMessage"].as_str().unwrap();
     assert!(
-        !message.contains(key.as_str()),
+        !message.contains(key.expose_secret()),
         "the key never reaches the report"
     );
 }
@@ -192,10 +200,7 @@ async fn an_unreadable_pepper_is_a_start_failure_of_type_pepper_unreadable() {
 #[tokio::test]
 async fn missing_configuration_is_a_start_failure_of_type_configuration_missing() {
     let (api, reported) = stub_runtime_api(vec![]).await;
-    let mut child = spawn(
-        &api,
-        &[("API_KEY_PEPPER", "a local pepper of thirty-two bytes!")],
-    );
+    let mut child = spawn(&api, &[("API_KEY_PEPPER_SECRET_ID", "appkeys-pepper")]);
     let report = wait_for_report(&reported, &mut child).await;
     assert_eq!(report.path, "/2018-06-01/runtime/init/error");
     assert_eq!(report.body["errorType"], "ConfigurationMissing");

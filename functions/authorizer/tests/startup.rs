@@ -5,6 +5,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn start(envs: &[(&str, &str)]) -> (bool, String, Duration) {
+    // The binary reads the secret from the environment's endpoint: never an account by accident.
+    if let Err(refusal) = api_tests::may_touch_aws(|name| std::env::var(name).ok()) {
+        panic!("{refusal}");
+    }
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_authorizer"))
         .env_remove("TABLE_NAME")
@@ -51,4 +55,20 @@ fn an_unreadable_secret_fails_start_with_a_clear_message_quickly() {
         "{text}"
     );
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+}
+
+#[test]
+fn a_local_pepper_is_refused_inside_lambda() {
+    let (ok, text, _) = start(&[
+        ("TABLE_NAME", "t"),
+        ("API_KEY_PEPPER", "a local pepper of thirty-two bytes!"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "authorizer"),
+    ]);
+    assert!(!ok);
+    assert!(
+        text.contains("API_KEY_PEPPER is invalid")
+            && text.contains("refused inside AWS Lambda")
+            && !text.contains("thirty-two"),
+        "{text}"
+    );
 }

@@ -22,7 +22,7 @@ pub async fn handler(
         let new = NewKey {
             description,
             key_prefix: full_key.display_prefix().to_owned(),
-            hash: pepper.hash(full_key.as_str()),
+            hash: pepper.hash(full_key.expose_secret()),
             expires_at: None,
         };
         let issued = api.store.create_api_key(&merchant, application_id, new).await?;

@@ -4,6 +4,10 @@
 use std::process::Command;
 
 fn start(envs: &[(&str, &str)]) -> (bool, String) {
+    // The binary reads the secret from the environment's endpoint: never an account by accident.
+    if let Err(refusal) = api_tests::may_touch_aws(|name| std::env::var(name).ok()) {
+        panic!("{refusal}");
+    }
     let output = Command::new(env!("CARGO_BIN_EXE_create-api-key"))
         .env_remove("TABLE_NAME")
         .env_remove("API_KEY_PEPPER")
@@ -64,6 +68,22 @@ fn an_unreadable_secret_fails_start_with_a_clear_message() {
     assert!(!ok);
     assert!(
         text.contains("Secrets Manager secret `appkeys-missing-pepper`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_local_pepper_is_refused_inside_lambda() {
+    let (ok, text) = start(&[
+        PEPPER,
+        ("TABLE_NAME", "t"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "create-api-key"),
+    ]);
+    assert!(!ok);
+    assert!(
+        text.contains("API_KEY_PEPPER is invalid")
+            && text.contains("refused inside AWS Lambda")
+            && !text.contains("thirty-two"),
         "{text}"
     );
 }

@@ -318,10 +318,7 @@ fn the_decision_metric_filter_counts_the_authorizers_real_log_lines() {
     let (_, _, dimensions, required) = decisions_filter(&stack);
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = appkeys::telemetry::json_subscriber(
-        move || writer.clone(),
-        tracing_subscriber::EnvFilter::new("info"),
-    );
+    let subscriber = appkeys::telemetry::subscriber(move || writer.clone(), Some("info"), None);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

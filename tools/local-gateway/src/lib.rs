@@ -8,6 +8,7 @@
 //! its job.
 
 pub mod cors;
+pub mod dev_secret;
 pub mod functions;
 pub mod jwt;
 
@@ -379,6 +380,7 @@ fn format_clf_time(epoch_seconds: u64) -> String {
 
 /// Everything a local run needs, built from the environment as the Lambda functions build it.
 pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
+    dev_secret::check(|name| std::env::var(name).ok())?;
     let config = appkeys::Config::from_env()?;
     let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
     let pepper = appkeys::aws::pepper_from_env(&sdk).await?;

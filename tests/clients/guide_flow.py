@@ -1,0 +1,128 @@
+"""The guide's flow, through the Python client that openapi-python-client generated from
+docs/openapi.yaml, against the local gateway (scripts/clients runs it):
+create an application, the same name again (409), create a key, pay with it, list with keys,
+disable (the key is refused), revoke (204), revoke again (400).
+
+Environment: CLIENT_PATH (where the generated package is), CLIENT_BASE (the gateway's URL),
+CLIENT_JWT (a merchant token).
+"""
+
+import os
+import sys
+import uuid
+
+sys.path.insert(0, os.environ["CLIENT_PATH"])
+
+from appkeys_client import AuthenticatedClient  # noqa: E402
+from appkeys_client.api.api_keys import create_api_key, revoke_api_key  # noqa: E402
+from appkeys_client.api.applications import (  # noqa: E402
+    create_application,
+    list_applications,
+    set_application_status,
+)
+from appkeys_client.api.payments import payments_get  # noqa: E402
+from appkeys_client.models import (  # noqa: E402
+    ApplicationFields,
+    ApplicationPage,
+    CreatedApiKey,
+    GatewayMessage,
+    ListApplicationsInclude,
+    NewApiKey,
+    NewApplication,
+    PaymentsEcho,
+    Problem,
+    StatusChange,
+)
+
+
+def step(name, response, status, parsed_type):
+    """Checks one call's status and parsed type, prints it, and returns the parsed body."""
+    if response.status_code != status or not isinstance(response.parsed, parsed_type):
+        sys.exit(
+            f"FAIL {name}: expected {status} {parsed_type.__name__}, got "
+            f"{response.status_code} {type(response.parsed).__name__}: {response.content!r}"
+        )
+    print(f"ok   {name}: {status} {parsed_type.__name__}")
+    return response.parsed
+
+
+def problem(name, response, status, code):
+    parsed = step(name, response, status, Problem)
+    if parsed.type_ != f"/errors/{code}":
+        sys.exit(f"FAIL {name}: expected /errors/{code}, got {parsed.type_}")
+    return parsed
+
+
+def main():
+    base = os.environ["CLIENT_BASE"]
+    merchant = AuthenticatedClient(base_url=base, token=os.environ["CLIENT_JWT"])
+    name = f"Production Web Store {uuid.uuid4().hex[:8]}"
+
+    app = step(
+        "create application",
+        create_application.sync_detailed(
+            client=merchant,
+            body=NewApplication(name=name, description="Primary e-commerce backend"),
+        ),
+        201,
+        ApplicationFields,
+    )
+    problem(
+        "same name again",
+        create_application.sync_detailed(client=merchant, body=NewApplication(name=name.upper())),
+        409,
+        "name_taken",
+    )
+    key = step(
+        "create key",
+        create_api_key.sync_detailed(
+            app.id, client=merchant, body=NewApiKey(description="Primary checkout key")
+        ),
+        201,
+        CreatedApiKey,
+    )
+
+    payer = AuthenticatedClient(base_url=base, token=key.full_key)
+    paid = step("pay with the key", payments_get.sync_detailed("ping", client=payer), 200, PaymentsEcho)
+    if (paid.authorizer.application_id, paid.authorizer.key_id) != (app.id, key.id):
+        sys.exit(f"FAIL pay with the key: the authorizer named {paid.authorizer}")
+
+    page = step(
+        "list with keys",
+        list_applications.sync_detailed(
+            client=merchant, include=ListApplicationsInclude.APIKEYS, page=1, limit=10
+        ),
+        200,
+        ApplicationPage,
+    )
+    listed = next((item for item in page.items if item.id == app.id), None)
+    if listed is None or [(k.id, str(k.status)) for k in listed.api_keys] != [(key.id, "active")]:
+        sys.exit(f"FAIL list with keys: {listed}")
+
+    disabled = step(
+        "disable",
+        set_application_status.sync_detailed(
+            app.id, client=merchant, body=StatusChange(is_enabled=False)
+        ),
+        200,
+        ApplicationFields,
+    )
+    if disabled.is_enabled:
+        sys.exit("FAIL disable: still enabled")
+    step("pay while disabled", payments_get.sync_detailed("ping", client=payer), 403, GatewayMessage)
+
+    revoked = revoke_api_key.sync_detailed(app.id, key.id, client=merchant)
+    if revoked.status_code != 204:
+        sys.exit(f"FAIL revoke: {revoked.status_code} {revoked.content!r}")
+    print("ok   revoke: 204")
+    problem(
+        "revoke again",
+        revoke_api_key.sync_detailed(app.id, key.id, client=merchant),
+        400,
+        "key_already_revoked",
+    )
+    print("the guide's flow passed through the generated client")
+
+
+if __name__ == "__main__":
+    main()
