@@ -199,13 +199,9 @@ pub struct ApiKeySummary {
     pub description: Description,
     pub status: KeyStatus,
     pub created_at: Timestamp,
-    // Kept for ordering the history now; shown once the API describes them.
-    #[serde(skip)]
     pub expires_at: Option<Timestamp>,
-    #[serde(skip)]
-    pub revoked_at: Option<Timestamp>,
-    #[serde(skip)]
     pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 impl ApiKeySummary {
@@ -217,6 +213,38 @@ impl ApiKeySummary {
             KeyStatus::Expired => self.expires_at,
         }
     }
+}
+
+/// How far ahead a key may be set to expire: 10 years (3,653 days).
+pub const KEY_LIFETIME_MAX_SECONDS: i64 = 3653 * 24 * 60 * 60;
+
+/// What a key creation asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRequest {
+    pub description: Description,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// `expiresAt`: an RFC 3339 date-time with a UTC offset, after `now` (the server's clock), at most
+/// 10 years ahead. Fractions of a second are dropped (the API shows whole seconds).
+pub fn parse_expiry(raw: &str, now: Timestamp) -> Result<Timestamp, FieldError> {
+    let field = "expiresAt";
+    let expires = Timestamp::parse_rfc3339(raw.trim()).ok_or_else(|| {
+        FieldError::new(
+            field,
+            "must be an RFC 3339 date-time with a UTC offset, e.g. 2027-01-31T00:00:00Z",
+        )
+    })?;
+    if expires <= now {
+        return Err(FieldError::new(
+            field,
+            format!("must be in the future (now is {})", now.to_rfc3339()),
+        ));
+    }
+    if expires > now.plus_seconds(KEY_LIFETIME_MAX_SECONDS) {
+        return Err(FieldError::new(field, "must be at most 10 years ahead"));
+    }
+    Ok(expires)
 }
 
 /// A key as the store wrote it: everything but the secret, which the store never sees.
@@ -240,6 +268,7 @@ pub struct CreatedApiKey {
     pub key_prefix: String,
     pub description: Description,
     pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
 }
 
 impl CreatedApiKey {
@@ -251,8 +280,26 @@ impl CreatedApiKey {
             key_prefix: issued.key_prefix,
             description: issued.description,
             created_at: issued.created_at,
+            expires_at: issued.expires_at,
         }
     }
+}
+
+/// A roll's answer: the new key as on creation, and the old key's new end.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledApiKey {
+    #[serde(flatten)]
+    pub key: CreatedApiKey,
+    pub rolled_key: RolledKey,
+}
+
+/// The key a roll replaced: it keeps working until `expiresAt`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledKey {
+    pub id: String,
+    pub expires_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,11 +9,14 @@ use serde_json::{Map, Value};
 
 use crate::deadline::{Deadline, DeadlineExceeded};
 use crate::domain::{
-    Application, ApplicationId, ApplicationName, Description, KeyId, MerchantId, NewApplication,
-    Page, PageRequest, APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
+    parse_expiry, Application, ApplicationId, ApplicationName, Description, KeyId, KeyRequest,
+    MerchantId, NewApplication, Page, PageRequest, APPLICATION_DESCRIPTION_MAX,
+    KEY_DESCRIPTION_MAX, PAGE_LIMIT_MAX,
 };
 use crate::error::{ErrorChain, FieldError, StoreError};
 use crate::json::{self, JsonError};
+use crate::store::MAX_GRACE_SECONDS;
+use crate::time::Timestamp;
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -247,6 +250,15 @@ pub fn request_id(request: &Request) -> String {
         .unwrap_or_default()
 }
 
+/// A response that carries a full key (creation, roll): no cache, shared or private, may keep it.
+pub fn secret_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    let mut response = json_response(status, body);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     let body = serde_json::to_string(body).expect("response types serialize");
     text_response(status, body)
@@ -458,20 +470,44 @@ impl JsonObject {
         }
     }
 
+    /// A JSON integer (not `1.5`, not `"1"`); `None` after recording a problem.
+    pub fn required_integer(&mut self, field: &str) -> Option<i64> {
+        match self.fields.remove(field) {
+            Some(Value::Number(number)) => match number.as_i64() {
+                Some(value) => Some(value),
+                None => {
+                    self.error(field, "must be a whole number");
+                    None
+                }
+            },
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(_) => {
+                self.error(field, "must be a number");
+                None
+            }
+        }
+    }
+
     /// Records a domain validation failure for a field.
     pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
         result.map_err(|err| self.errors.push(err)).ok()
     }
 
-    pub fn finish(mut self) -> Result<(), ApiError> {
+    /// Every problem at once (unknown fields too), or the value built from the fields taken.
+    /// The accessors record a problem whenever they give `None`, so `parsed` is `Some` when
+    /// nothing was recorded; should a future accessor break that, the body is still refused.
+    pub fn finish<T>(mut self, parsed: Option<T>) -> Result<T, ApiError> {
         let unknown: Vec<String> = self.fields.keys().cloned().collect();
         for field in unknown {
             self.error(&field, "is not a known field");
         }
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.errors))
+        match parsed {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ if self.errors.is_empty() => Err(ApiError::invalid("body", "is invalid")),
+            _ => Err(ApiError::Validation(self.errors)),
         }
     }
 }
@@ -494,29 +530,55 @@ pub fn new_application(request: &Request) -> Result<NewApplication, ApiError> {
                 ))
                 .map(Some),
         });
-    body.finish()?;
-    match (name, description) {
-        (Some(name), Some(description)) => Ok(NewApplication { name, description }),
-        _ => unreachable!("finish() reports every missing or invalid field"),
-    }
+    let new = name
+        .zip(description)
+        .map(|(name, description)| NewApplication { name, description });
+    body.finish(new)
 }
 
-/// `POST /api/v1/applications/{id}/api-keys`
-pub fn new_api_key(request: &Request) -> Result<Description, ApiError> {
+/// `POST /api/v1/applications/{id}/api-keys`: a description, and optionally when the key
+/// expires (judged against `now`, the server's clock).
+pub fn new_api_key(request: &Request, now: Timestamp) -> Result<KeyRequest, ApiError> {
     let mut body = JsonObject::parse(request)?;
     let description = body
         .required_string("description")
         .and_then(|raw| body.check(Description::parse("description", &raw, KEY_DESCRIPTION_MAX)));
-    body.finish()?;
-    Ok(description.expect("finish() reports a missing or invalid description"))
+    let expires_at = body.optional_string("expiresAt").and_then(|raw| match raw {
+        None => Some(None),
+        Some(raw) => body.check(parse_expiry(&raw, now)).map(Some),
+    });
+    let key = description
+        .zip(expires_at)
+        .map(|(description, expires_at)| KeyRequest {
+            description,
+            expires_at,
+        });
+    body.finish(key)
+}
+
+/// `POST /api/v1/applications/{id}/api-keys/{keyId}/roll`: the old key's grace window, seconds.
+pub fn roll_request(request: &Request) -> Result<i64, ApiError> {
+    let mut body = JsonObject::parse(request)?;
+    let window = body
+        .required_integer("expiresInSeconds")
+        .and_then(|seconds| {
+            body.check(if (0..=MAX_GRACE_SECONDS).contains(&seconds) {
+                Ok(seconds)
+            } else {
+                Err(FieldError::new(
+                    "expiresInSeconds",
+                    format!("must be from 0 to {MAX_GRACE_SECONDS} (7 days)"),
+                ))
+            })
+        });
+    body.finish(window)
 }
 
 /// `PATCH /api/v1/applications/{id}/status`
 pub fn status_change(request: &Request) -> Result<bool, ApiError> {
     let mut body = JsonObject::parse(request)?;
     let enabled = body.required_bool("isEnabled");
-    body.finish()?;
-    Ok(enabled.expect("finish() reports a missing or invalid isEnabled"))
+    body.finish(enabled)
 }
 
 #[cfg(test)]
@@ -550,7 +612,11 @@ mod tests {
             field_errors(new_application(&body(r#"{"name": "a", "name": "a"}"#)).unwrap_err());
         assert_eq!(errors[0].0, "name");
         let errors = field_errors(
-            new_api_key(&body(r#"{"description": "d", "x": [{"a": 1, "a": 2}]}"#)).unwrap_err(),
+            new_api_key(
+                &body(r#"{"description": "d", "x": [{"a": 1, "a": 2}]}"#),
+                Timestamp::from_epoch_seconds(0),
+            )
+            .unwrap_err(),
         );
         assert_eq!(errors[0].0, "x[0].a");
         // Distinct members and ordinary values still parse.

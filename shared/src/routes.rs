@@ -148,6 +148,12 @@ pub const ROUTES: &[Route] = &[
         guard: Guard::Jwt,
     },
     Route {
+        method: "GET",
+        path: "/api/v1/applications/{id}",
+        function: "get-application",
+        guard: Guard::Jwt,
+    },
+    Route {
         method: "PATCH",
         path: "/api/v1/applications/{id}/status",
         function: "set-application-status",
@@ -163,6 +169,12 @@ pub const ROUTES: &[Route] = &[
         method: "DELETE",
         path: "/api/v1/applications/{id}/api-keys/{keyId}",
         function: "revoke-api-key",
+        guard: Guard::Jwt,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/applications/{id}/api-keys/{keyId}/roll",
+        function: "roll-api-key",
         guard: Guard::Jwt,
     },
     Route {
@@ -202,7 +214,12 @@ mod tests {
         assert!(find("GET", "/api/v1/payments").is_none());
         assert!(find("PUT", "/api/v1/applications").is_none());
         assert!(find("PATCH", "/api/v1/applications//status").is_none());
-        assert!(find("GET", "/api/v1/applications/x").is_none());
+        let (route, params) = find("GET", "/api/v1/applications/x").unwrap();
+        assert_eq!(route.function, "get-application");
+        assert_eq!(params, vec![("id", "x".to_owned())]);
+        let (route, _) = find("POST", "/api/v1/applications/a/api-keys/k/roll").unwrap();
+        assert_eq!(route.function, "roll-api-key");
+        assert!(find("PUT", "/api/v1/applications/x").is_none());
         assert!(find("GET", "/api/v1/applications/extra/segments/here").is_none());
         assert_eq!(
             find("GET", "/api/v1/applications").unwrap().0.route_key(),

@@ -172,7 +172,7 @@ proptest! {
     fn request_parsing_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300)) {
         let request = || Request::new(Body::from(body.clone()));
         let _ = http::new_application(&request());
-        let _ = http::new_api_key(&request());
+        let _ = http::new_api_key(&request(), appkeys::time::Timestamp::from_epoch_seconds(1_700_000_000));
         let _ = http::status_change(&request());
     }
 
@@ -193,7 +193,7 @@ proptest! {
         let body = serde_json::Value::Object(object).to_string();
         let request = || Request::new(Body::from(body.clone()));
         let _ = http::new_application(&request());
-        let _ = http::new_api_key(&request());
+        let _ = http::new_api_key(&request(), appkeys::time::Timestamp::from_epoch_seconds(1_700_000_000));
         let _ = http::status_change(&request());
     }
 }

@@ -44,6 +44,10 @@ impl Functions {
                 Box::pin(create_api_key::handler(&self.api, &self.pepper, request)).await
             }
             "revoke-api-key" => Box::pin(revoke_api_key::handler(&self.api, request)).await,
+            "get-application" => Box::pin(get_application::handler(&self.api, request)).await,
+            "roll-api-key" => {
+                Box::pin(roll_api_key::handler(&self.api, &self.pepper, request)).await
+            }
             "payments-echo" => Box::pin(payments_echo::handler(request)).await,
             other => Err(Box::new(UnknownFunction(other.to_owned()))),
         }

@@ -1,0 +1,49 @@
+//! `POST /api/v1/applications/{id}/api-keys/{keyId}/roll`: a new key replaces one, which keeps
+//! working for a grace window.
+
+use appkeys::api_key::{FullKey, Pepper};
+use appkeys::domain::{CreatedApiKey, RolledApiKey, RolledKey};
+use appkeys::http::{self, secret_response};
+use appkeys::store::Roll;
+use appkeys::Api;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+
+pub async fn handler(
+    api: &Api,
+    pepper: &Pepper,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    http::respond(&request, async {
+        let merchant = http::merchant(&request, &api.config.merchant_claim)?;
+        let application_id = http::application_id(&request)?;
+        let key_id = http::key_id(&request)?;
+        let grace_seconds = http::roll_request(&request)?;
+        let full_key = FullKey::generate(api.config.key_mode);
+        // The store gets what it keeps, never the key itself.
+        let roll = Roll {
+            grace_seconds,
+            key_prefix: full_key.display_prefix().to_owned(),
+            hash: pepper.hash(full_key.expose_secret()),
+        };
+        let rolled = api
+            .store
+            .roll_api_key(&merchant, application_id, key_id, roll)
+            .await?;
+        tracing::info!(
+            key_prefix = full_key.display_prefix(),
+            key_id = %rolled.new_key.id,
+            rolled_key_id = %rolled.old_key,
+            "api key rolled"
+        );
+        let body = RolledApiKey {
+            rolled_key: RolledKey {
+                id: rolled.old_key.to_string(),
+                expires_at: rolled.old_expires_at,
+            },
+            key: CreatedApiKey::new(rolled.new_key, &full_key),
+        };
+        Ok(secret_response(StatusCode::CREATED, &body))
+    })
+    .await
+}
