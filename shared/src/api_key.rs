@@ -165,12 +165,37 @@ fn encode_base62(number: &mut [u8], out: &mut [u8]) {
 /// features (see the workspace manifest) the state, and every clone of it that hashes a key, is
 /// wiped when dropped.
 #[derive(Clone)]
-pub struct Pepper(Hmac<Sha256>);
+pub struct Pepper {
+    mac: Hmac<Sha256>,
+    /// Derived from the pepper (HKDF-SHA256), the key that encrypts the full key kept in an
+    /// idempotency record (see `crate::idempotency`).
+    record_key: zeroize::Zeroizing<[u8; 32]>,
+}
 
 impl std::fmt::Debug for Pepper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Pepper(<redacted>)")
     }
+}
+
+/// HKDF-SHA256 (RFC 5869) of the pepper, for one purpose (`info`): a key that is not the pepper
+/// and tells nothing of it.
+fn derive_key(secret: &[u8], info: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
+    use aws_lc_rs::hkdf::{KeyType, Salt, HKDF_SHA256};
+    struct ThirtyTwoBytes;
+    impl KeyType for ThirtyTwoBytes {
+        fn len(&self) -> usize {
+            32
+        }
+    }
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    let info = [info];
+    Salt::new(HKDF_SHA256, &[])
+        .extract(secret)
+        .expand(&info, ThirtyTwoBytes)
+        .and_then(|okm| okm.fill(key.as_mut()))
+        .expect("HKDF-SHA256 gives 32 bytes (at most 255 × 32 may be asked)");
+    key
 }
 
 /// HMAC-SHA256 of a full key, as stored in the key's lookup record.
@@ -191,13 +216,21 @@ impl KeyHash {
 
 impl Pepper {
     pub fn new(secret: &[u8]) -> Self {
-        Self(Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length"))
+        Self {
+            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length"),
+            record_key: derive_key(secret, b"appkeys/idempotency-records/v1"),
+        }
+    }
+
+    /// The key of the idempotency records' AES-256-GCM encryption.
+    pub fn record_key(&self) -> &[u8; 32] {
+        &self.record_key
     }
 
     /// Clones the pre-keyed HMAC state, so each hash skips re-deriving the key pads. The key
     /// hashed passes through the clone's buffer, which is wiped when it drops.
     pub fn hash(&self, full_key: &str) -> KeyHash {
-        let mut mac = self.0.clone();
+        let mut mac = self.mac.clone();
         mac.update(full_key.as_bytes());
         KeyHash(mac.finalize().into_bytes().into())
     }

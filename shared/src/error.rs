@@ -38,6 +38,9 @@ pub enum StoreError {
     /// rewrites every key that verifies in one transaction: their number is bounded.
     #[error("the application already has the maximum of {max} rolled keys in their grace window")]
     TooManyRolledKeys { max: usize },
+    /// An `Idempotency-Key` already used, within 24 hours, for another request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     #[error("application not found")]
     ApplicationNotFound,
     #[error("key not found")]

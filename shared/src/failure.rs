@@ -45,6 +45,7 @@ impl From<StoreError> for Failure {
             S::Unavailable(_) => "DynamoDbUnavailable",
             S::KeyExpired => "KeyExpired",
             S::KeyAlreadyRolled => "KeyAlreadyRolled",
+            S::IdempotencyKeyReused => "IdempotencyKeyReused",
             S::TooManyRolledKeys { .. } => "TooManyRolledKeys",
             S::CorruptItem(_) => "StoredItemMalformed",
             S::Contention => "TransactionContention",

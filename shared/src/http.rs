@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::audit::Origin;
 use crate::deadline::{Deadline, DeadlineExceeded};
 use crate::domain::{
     parse_expiry, Application, ApplicationId, ApplicationName, Description, KeyId, KeyRequest,
@@ -128,6 +129,12 @@ impl ApiError {
                 "key_limit_reached",
                 "Key limit reached",
                 format!("Maximum number of rolled API keys in their grace window has been reached ({max}); revoke some, or roll with expiresInSeconds 0."),
+            ),
+            Self::Store(S::IdempotencyKeyReused) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency key reused",
+                "This Idempotency-Key was used in the last 24 hours for a different request; use a new key for a new request.".into(),
             ),
             Self::Store(S::KeyExpired) => (
                 StatusCode::BAD_REQUEST,
@@ -330,6 +337,28 @@ pub fn merchant(request: &Request, claim: &str) -> Result<MerchantId, ApiError> 
         .and_then(|claims| claims.get(claim))
         .and_then(|value| MerchantId::from_claim(value))
         .ok_or(ApiError::Unauthorized)
+}
+
+/// Where a change comes from, for its audit event: the token's `sub`, the request id, and the
+/// caller's address and user agent as API Gateway saw them. Never the token itself.
+pub fn origin(request: &Request) -> Origin {
+    let context = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => Some(context),
+        _ => None,
+    };
+    let sub = context
+        .and_then(|context| context.authorizer.as_ref())
+        .and_then(|authorizer| authorizer.jwt.as_ref())
+        .and_then(|jwt| jwt.claims.get("sub"))
+        .cloned()
+        .unwrap_or_default();
+    Origin {
+        sub,
+        request_id: request_id(request),
+        source_ip: context.and_then(|context| context.http.source_ip.clone()),
+        user_agent: context.and_then(|context| context.http.user_agent.clone()),
+        report: None,
+    }
 }
 
 fn path_parameter<'a>(request: &'a Request, name: &str) -> Option<&'a str> {

@@ -2,6 +2,7 @@
 //! DynamoDB single-table store and the HTTP edge. Function binaries only wire these together.
 
 pub mod api_key;
+pub mod audit;
 pub mod authorize;
 pub mod aws;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod failure;
 pub mod http;
+pub mod idempotency;
 pub mod json;
 pub mod routes;
 pub mod store;

@@ -189,20 +189,43 @@ fn new_key() -> NewKey {
 async fn write(which: Writer, store: &Store) -> Result<(), StoreError> {
     match which {
         Writer::CreateApplication => store
-            .create_application(&merchant(), new_application())
+            .create_application(
+                &merchant(),
+                new_application(),
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .map(drop),
         Writer::CreateKey => store
-            .create_api_key(&merchant(), application_id(), new_key())
+            .create_api_key(
+                &merchant(),
+                application_id(),
+                new_key(),
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .map(drop),
         Writer::Disable => store
-            .set_application_enabled(&merchant(), application_id(), false)
+            .set_application_enabled(
+                &merchant(),
+                application_id(),
+                false,
+                &appkeys::audit::Origin::system("test"),
+            )
             .await
             .map(drop),
         Writer::Revoke => {
             store
-                .revoke_api_key(&merchant(), application_id(), key_id())
+                .revoke_api_key(
+                    &merchant(),
+                    application_id(),
+                    key_id(),
+                    &appkeys::audit::Origin::system("test"),
+                )
                 .await
         }
     }
@@ -301,8 +324,14 @@ async fn a_shorter_budget_gives_up_sooner() {
     let store = Store::new(client, "t", Limits::default()).with_retry_policy(policy);
     let started = tokio::time::Instant::now();
     let err = store
-        .create_application(&merchant(), new_application())
+        .create_application(
+            &merchant(),
+            new_application(),
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .unwrap_err();
     assert!(matches!(err, StoreError::Contention), "{err:?}");
     assert!(started.elapsed() <= Duration::from_millis(300));
@@ -323,8 +352,14 @@ async fn a_failed_condition_is_not_a_conflict_and_is_not_retried() {
     });
     let store = store(&[&taken]);
     let err = store
-        .create_application(&merchant(), new_application())
+        .create_application(
+            &merchant(),
+            new_application(),
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .unwrap_err();
     assert!(matches!(err, StoreError::NameTaken), "{err:?}");
     assert_eq!(taken.num_calls(), 1);
@@ -469,8 +504,14 @@ async fn a_transaction_cancelled_for_throttling_is_retried_then_503() {
             .build();
         let store = store(&[&throttled]);
         store
-            .create_application(&merchant(), new_application())
+            .create_application(
+                &merchant(),
+                new_application(),
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .unwrap();
         assert_eq!(throttled.num_calls(), 3, "{reason}");
 
@@ -481,8 +522,14 @@ async fn a_transaction_cancelled_for_throttling_is_retried_then_503() {
             .build();
         let store = self::store(&[&throttled]);
         let err = store
-            .create_application(&merchant(), new_application())
+            .create_application(
+                &merchant(),
+                new_application(),
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .unwrap_err();
         assert!(
             matches!(err, StoreError::Unavailable(_)),
@@ -500,9 +547,9 @@ async fn a_transaction_cancelled_for_throttling_is_retried_then_503() {
 async fn a_writer_whose_reads_keep_going_stale_gives_up_at_its_deadline() {
     // Where each writer's transaction puts the keyring (the slot the stub fails).
     for (writer, keyring_slot, items) in [
-        (Writer::CreateKey, 3, 4),
-        (Writer::Disable, 1, 3),
-        (Writer::Revoke, 2, 3),
+        (Writer::CreateKey, 4, 5),
+        (Writer::Disable, 2, 4),
+        (Writer::Revoke, 3, 4),
     ] {
         let sent = Sent::default();
         let stale = mock!(Client::transact_write_items)
@@ -596,7 +643,12 @@ async fn throttling_named_by_code_only_is_503_for_batch_reads_too() {
         .build();
     let store = store(&[&throttled]);
     let err = store
-        .set_application_enabled(&merchant(), application_id(), false)
+        .set_application_enabled(
+            &merchant(),
+            application_id(),
+            false,
+            &appkeys::audit::Origin::system("test"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");

@@ -88,7 +88,7 @@ fn a_page_too_large_for_one_response_is_a_400_naming_the_limit_that_fits() {
 /// about twice the size in the envelope.)
 #[test]
 fn the_size_that_counts_is_the_body_escaped_inside_the_envelope() {
-    let quotes = page(100, 90, &"\"".repeat(200));
+    let quotes = page(100, 80, &"\"".repeat(200));
     let raw = serde_json::to_string(&quotes).unwrap();
     let enveloped = serde_json::to_string(&raw).unwrap().len();
     assert!(

@@ -518,8 +518,14 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
     };
     let app = scratch
         .store()
-        .create_application(&template, new)
+        .create_application(
+            &template,
+            new,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .unwrap();
     let app_id = ApplicationId::parse(&app.id).unwrap();
     let active = Limits::default().max_keys_per_application as usize - 1;
@@ -527,20 +533,39 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
         let (_, key) = generated_key(&t.pepper, &format!("service {i}"));
         scratch
             .store()
-            .create_api_key(&template, app_id, key)
+            .create_api_key(
+                &template,
+                app_id,
+                key,
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .unwrap();
     }
     for day in 0..history {
         let (_, key) = generated_key(&t.pepper, &format!("daily rotation {day}"));
         let issued = scratch
             .store()
-            .create_api_key(&template, app_id, key)
+            .create_api_key(
+                &template,
+                app_id,
+                key,
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .unwrap();
         scratch
             .store()
-            .revoke_api_key(&template, app_id, issued.id)
+            .revoke_api_key(
+                &template,
+                app_id,
+                issued.id,
+                &appkeys::audit::Origin::system("test"),
+            )
             .await
             .unwrap();
     }
@@ -638,16 +663,24 @@ async fn seed(t: &TestApi, merchant: &MerchantId, apps: usize, keys_per_app: usi
             };
             let app = scratch
                 .store()
-                .create_application(merchant, new)
+                .create_application(merchant, new, &appkeys::audit::Origin::system("test"), None)
                 .await
+                .map(appkeys::store::Written::unwrap_fresh)
                 .unwrap();
             let app_id = ApplicationId::parse(&app.id).unwrap();
             for _ in 0..keys_per_app {
                 let (_, key) = generated_key(&t.pepper, "key");
                 scratch
                     .store()
-                    .create_api_key(merchant, app_id, key)
+                    .create_api_key(
+                        merchant,
+                        app_id,
+                        key,
+                        &appkeys::audit::Origin::system("test"),
+                        None,
+                    )
                     .await
+                    .map(appkeys::store::Written::unwrap_fresh)
                     .unwrap();
             }
         }

@@ -154,8 +154,15 @@ async fn an_expired_key_is_refused_at_once_listed_expired_and_frees_its_place_on
     new.expires_at = Some(t.clock.now().plus_seconds(3600));
     let expiring = t
         .store()
-        .create_api_key(&merchant(), app_id, new)
+        .create_api_key(
+            &merchant(),
+            app_id,
+            new,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .unwrap();
     let lasting = t
         .create_key(MERCHANT, &app, "lasting")
@@ -205,8 +212,15 @@ async fn expired_keys_are_not_touched_when_their_application_is_disabled_or_enab
     new.expires_at = Some(t.clock.now().plus_seconds(3600));
     let lookup_pk = format!("KEYHASH#{}", new.hash.to_hex());
     t.store()
-        .create_api_key(&merchant(), ApplicationId::parse(&app).unwrap(), new)
+        .create_api_key(
+            &merchant(),
+            ApplicationId::parse(&app).unwrap(),
+            new,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .unwrap();
     t.clock.advance(3600 + 90 * DAY + 1);
     // DynamoDB's TTL may have deleted the expired key's lookup record by now: do as it does.

@@ -68,15 +68,27 @@ async fn a_key_created_while_disabling_is_disabled_too() {
         let store = fresh_store(&table, limits, clock).await;
         let (full_key, new) = generated_key(&pepper, "made meanwhile");
         store
-            .create_api_key(&merchant(), app, new)
+            .create_api_key(
+                &merchant(),
+                app,
+                new,
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .expect("the competing create");
         *slot.lock().unwrap() = Some(full_key.expose_secret().to_owned());
     });
     let store = interleave.store(&f.t).await;
 
     let disabled = store
-        .set_application_enabled(&merchant(), f.application(), false)
+        .set_application_enabled(
+            &merchant(),
+            f.application(),
+            false,
+            &appkeys::audit::Origin::system("test"),
+        )
         .await
         .unwrap();
     assert!(!disabled.is_enabled);
@@ -115,15 +127,27 @@ async fn a_key_created_while_its_application_is_disabled_is_written_disabled() {
     let interleave = Interleave::before_first_transaction(move || async move {
         let store = fresh_store(&table, limits, clock).await;
         store
-            .set_application_enabled(&merchant(), app, false)
+            .set_application_enabled(
+                &merchant(),
+                app,
+                false,
+                &appkeys::audit::Origin::system("test"),
+            )
             .await
             .expect("the competing disable");
     });
     let store = interleave.store(&f.t).await;
     let (full_key, new) = generated_key(&f.t.pepper, "made meanwhile");
     store
-        .create_api_key(&merchant(), f.application(), new)
+        .create_api_key(
+            &merchant(),
+            f.application(),
+            new,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .unwrap();
     assert_eq!(
         interleave.transactions(),
@@ -144,13 +168,23 @@ async fn a_revocation_while_disabling_leaves_the_key_revoked_after_enabling() {
     let interleave = Interleave::before_first_transaction(move || async move {
         let store = fresh_store(&table, limits, clock).await;
         store
-            .revoke_api_key(&merchant(), app, key)
+            .revoke_api_key(
+                &merchant(),
+                app,
+                key,
+                &appkeys::audit::Origin::system("test"),
+            )
             .await
             .expect("the competing revocation");
     });
     let store = interleave.store(&f.t).await;
     store
-        .set_application_enabled(&merchant(), f.application(), false)
+        .set_application_enabled(
+            &merchant(),
+            f.application(),
+            false,
+            &appkeys::audit::Origin::system("test"),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -182,13 +216,26 @@ async fn a_disable_while_revoking_leaves_both_in_force() {
     let interleave = Interleave::before_first_transaction(move || async move {
         let store = fresh_store(&table, limits, clock).await;
         store
-            .set_application_enabled(&merchant(), app, false)
+            .set_application_enabled(
+                &merchant(),
+                app,
+                false,
+                &appkeys::audit::Origin::system("test"),
+            )
             .await
             .expect("the competing disable");
     });
     let store = interleave.store(&f.t).await;
     let (app, key) = ids(&f.app, &f.first.0);
-    store.revoke_api_key(&merchant(), app, key).await.unwrap();
+    store
+        .revoke_api_key(
+            &merchant(),
+            app,
+            key,
+            &appkeys::audit::Origin::system("test"),
+        )
+        .await
+        .unwrap();
     assert!(interleave.competed());
     assert_eq!(f.allows(&f.first.1).await, Some(false));
     assert_eq!(f.allows(&f.second.1).await, Some(false));
@@ -214,13 +261,23 @@ async fn a_revocation_that_loses_the_race_is_told_so() {
     let interleave = Interleave::before_first_transaction(move || async move {
         let store = fresh_store(&table, limits, clock).await;
         store
-            .revoke_api_key(&merchant(), app, key)
+            .revoke_api_key(
+                &merchant(),
+                app,
+                key,
+                &appkeys::audit::Origin::system("test"),
+            )
             .await
             .expect("the competing revocation");
     });
     let store = interleave.store(&f.t).await;
     let err = store
-        .revoke_api_key(&merchant(), app, key)
+        .revoke_api_key(
+            &merchant(),
+            app,
+            key,
+            &appkeys::audit::Origin::system("test"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::KeyAlreadyRevoked), "{err:?}");
@@ -253,14 +310,29 @@ async fn a_key_created_while_revoking_is_disabled_with_its_application_later() {
         let store = fresh_store(&table, limits, clock).await;
         let (full_key, new) = generated_key(&pepper, "made meanwhile");
         store
-            .create_api_key(&merchant(), app, new)
+            .create_api_key(
+                &merchant(),
+                app,
+                new,
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .expect("the competing create");
         *slot.lock().unwrap() = Some(full_key.expose_secret().to_owned());
     });
     let store = interleave.store(&f.t).await;
     let (app, key) = ids(&f.app, &f.first.0);
-    store.revoke_api_key(&merchant(), app, key).await.unwrap();
+    store
+        .revoke_api_key(
+            &merchant(),
+            app,
+            key,
+            &appkeys::audit::Origin::system("test"),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         interleave.transactions(),
         2,
@@ -297,8 +369,15 @@ async fn a_reclaiming_creation_racing_a_revoke_and_a_plain_creation_keeps_every_
     let (_, mut expiring) = generated_key(&t.pepper, "short");
     expiring.expires_at = Some(t.clock.now().plus_seconds(60));
     t.store()
-        .create_api_key(&merchant(), app_id, expiring)
+        .create_api_key(
+            &merchant(),
+            app_id,
+            expiring,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .unwrap();
     let kept = t.create_key(MERCHANT, &app, "kept").await.text("fullKey");
     let revoked = t.create_key(MERCHANT, &app, "revoked meanwhile").await;
@@ -319,21 +398,40 @@ async fn a_reclaiming_creation_racing_a_revoke_and_a_plain_creation_keeps_every_
     let interleave = Interleave::before_transaction(2, move || async move {
         let store = fresh_store(&table, limits, clock).await;
         store
-            .revoke_api_key(&merchant(), app_id, revoked_id)
+            .revoke_api_key(
+                &merchant(),
+                app_id,
+                revoked_id,
+                &appkeys::audit::Origin::system("test"),
+            )
             .await
             .expect("the competing revoke");
         let (full_key, new) = generated_key(&pepper, "competitor");
         store
-            .create_api_key(&merchant(), app_id, new)
+            .create_api_key(
+                &merchant(),
+                app_id,
+                new,
+                &appkeys::audit::Origin::system("test"),
+                None,
+            )
             .await
+            .map(appkeys::store::Written::unwrap_fresh)
             .expect("the competing plain add");
         *slot.lock().unwrap() = Some(full_key.expose_secret().to_owned());
     });
     let store = interleave.store(&t).await;
     let (mine, new) = generated_key(&t.pepper, "mine");
     store
-        .create_api_key(&merchant(), app_id, new)
+        .create_api_key(
+            &merchant(),
+            app_id,
+            new,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .expect("the expired key's place is still free");
     assert_eq!(
         interleave.transactions(),

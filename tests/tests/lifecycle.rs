@@ -442,7 +442,8 @@ async fn every_listed_key_shows_when_it_expires_was_last_used_and_was_revoked() 
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let key = t.create_key(MERCHANT, &app, "checkout").await;
     let listed = t.listed_application(MERCHANT, &app).await;
-    let fields: Vec<&String> = listed["apiKeys"][0].as_object().unwrap().keys().collect();
+    let mut fields: Vec<&String> = listed["apiKeys"][0].as_object().unwrap().keys().collect();
+    fields.sort();
     assert_eq!(
         fields,
         [

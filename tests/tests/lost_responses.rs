@@ -32,8 +32,15 @@ async fn new_key(store: &appkeys::Store, app: ApplicationId) -> Result<String, S
         "checkout",
     );
     store
-        .create_api_key(&merchant(), app, key)
+        .create_api_key(
+            &merchant(),
+            app,
+            key,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .map(|issued| issued.id.to_string())
 }
 
@@ -49,7 +56,16 @@ async fn a_retried_application_create_answers_created_once() {
         description: None,
     };
 
-    let created = store.create_application(&merchant(), new).await.unwrap();
+    let created = store
+        .create_application(
+            &merchant(),
+            new,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
+        .await
+        .map(appkeys::store::Written::unwrap_fresh)
+        .unwrap();
     assert_eq!(
         lossy.lost(),
         1,
@@ -102,6 +118,7 @@ async fn a_retried_revocation_answers_no_content_and_frees_one_place() {
             &merchant(),
             ApplicationId::parse(&app).unwrap(),
             KeyId::parse(&first).unwrap(),
+            &appkeys::audit::Origin::system("test"),
         )
         .await
         .expect("the revocation answers as done");
@@ -133,7 +150,12 @@ async fn a_retried_disable_answers_the_disabled_application() {
         .await;
 
     let disabled = store
-        .set_application_enabled(&merchant(), ApplicationId::parse(&app).unwrap(), false)
+        .set_application_enabled(
+            &merchant(),
+            ApplicationId::parse(&app).unwrap(),
+            false,
+            &appkeys::audit::Origin::system("test"),
+        )
         .await
         .expect("the change answers as done");
     assert_eq!(
@@ -157,7 +179,12 @@ async fn a_lost_read_is_simply_retried() {
         .await;
     let unknown = KeyId::parse(&uuid::Uuid::now_v7().to_string()).unwrap();
     let err = store
-        .revoke_api_key(&merchant(), ApplicationId::parse(&app).unwrap(), unknown)
+        .revoke_api_key(
+            &merchant(),
+            ApplicationId::parse(&app).unwrap(),
+            unknown,
+            &appkeys::audit::Origin::system("test"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::KeyNotFound), "{err:?}");

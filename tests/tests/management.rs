@@ -169,6 +169,7 @@ async fn create_key_answers_201_no_store_and_the_documented_key_format() {
             "applicationId",
             "createdAt",
             "description",
+            "expiresAt",
             "fullKey",
             "id",
             "keyPrefix"
@@ -442,7 +443,16 @@ async fn list_with_api_keys_shows_every_key_newest_first_without_secrets() {
     fields.sort();
     assert_eq!(
         fields,
-        ["createdAt", "description", "id", "keyPrefix", "status"]
+        [
+            "createdAt",
+            "description",
+            "expiresAt",
+            "id",
+            "keyPrefix",
+            "lastUsedAt",
+            "revokedAt",
+            "status"
+        ]
     );
     assert_eq!(items[2]["apiKeys"][0]["id"], k_old.json["id"]);
     for secret in [

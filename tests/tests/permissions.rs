@@ -252,8 +252,15 @@ async fn every_function_does_only_what_its_role_allows() {
     let (_, mut expiring) = generated_key(&t.pepper, "expiring");
     expiring.expires_at = Some(t.clock.now().plus_seconds(60));
     t.store()
-        .create_api_key(&merchant, app_id, expiring)
+        .create_api_key(
+            &merchant,
+            app_id,
+            expiring,
+            &appkeys::audit::Origin::system("test"),
+            None,
+        )
         .await
+        .map(appkeys::store::Written::unwrap_fresh)
         .unwrap();
     t.clock.advance(61 + CLOCK_SKEW_MARGIN_SECONDS);
     assert_eq!(

@@ -11,7 +11,7 @@ pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Erro
         let application_id = http::application_id(&request)?;
         let key_id = http::key_id(&request)?;
         api.store
-            .revoke_api_key(&merchant, application_id, key_id)
+            .revoke_api_key(&merchant, application_id, key_id, &http::origin(&request))
             .await?;
         Ok(empty_response(StatusCode::NO_CONTENT))
     })

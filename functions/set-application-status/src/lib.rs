@@ -12,7 +12,7 @@ pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Erro
         let enabled = http::status_change(&request)?;
         let application = api
             .store
-            .set_application_enabled(&merchant, application_id, enabled)
+            .set_application_enabled(&merchant, application_id, enabled, &http::origin(&request))
             .await?;
         Ok(json_response(StatusCode::OK, &application))
     })

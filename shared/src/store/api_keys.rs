@@ -5,7 +5,9 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::types::{ConditionCheck, Update};
 
+use super::audit::{event_put, Subject};
 use super::codec::{bool_value, get_bool, string_value, time_value};
+use super::idempotency::{record_put, IdempotencyClaim, Idempotent, StoredResponse, Written};
 use super::key_items::{
     delete_key_item, forget_after, key_item, lookup_record, StoredKey, STORED_ACTIVE,
     STORED_REVOKED,
@@ -15,6 +17,7 @@ use super::keys::{application_sk, key_sk, lookup_pk_from_hex, merchant_pk, LOOKU
 use super::transaction::{self, Outcome, Retry, Slot, Transaction, MAX_TRANSACTION_ITEMS};
 use super::{Store, TTL_ATTRIBUTE};
 use crate::api_key::KeyHash;
+use crate::audit::{EventType, Origin};
 use crate::domain::{ApplicationId, Description, IssuedKey, KeyId, KeyStatus, MerchantId};
 use crate::error::StoreError;
 use crate::time::Timestamp;
@@ -38,6 +41,8 @@ struct CreateKey {
     application: Slot,
     /// The key item, under a fresh id.
     key: Slot,
+    /// The request's idempotency record, conditioned on its key being free.
+    record: Option<Slot>,
 }
 
 /// How the create-key transaction changes the keyring.
@@ -51,6 +56,7 @@ enum KeyringChange {
 }
 
 impl Store {
+    #[allow(clippy::too_many_arguments)]
     fn create_key_transaction(
         &self,
         merchant: &MerchantId,
@@ -58,6 +64,8 @@ impl Store {
         hash: &KeyHash,
         enabled: bool,
         change: KeyringChange,
+        origin: &Origin,
+        record: Option<(&IdempotencyClaim, &StoredResponse)>,
     ) -> Result<CreateKey, StoreError> {
         let (table, max_keys) = (self.table.as_str(), self.limits.max_keys_per_application);
         let application = issued.application_id;
@@ -72,6 +80,21 @@ impl Store {
         )?;
         let key = transaction.put(key_item(table, merchant, issued, hash))?;
         transaction.put(lookup_record(table, merchant, issued, hash, enabled))?;
+        transaction.put(event_put(
+            table,
+            merchant,
+            application,
+            &Subject::key(EventType::ApiKeyCreated, issued.id, &issued.key_prefix),
+            origin,
+            issued.created_at,
+        ))?;
+        let record = match record {
+            Some((claim, response)) => {
+                Some(transaction.put(record_put(table, merchant, claim, response))?)
+            }
+            None => None,
+        };
+        // The keyring last: a rewrite trims the history with the room the transaction has left.
         let keyring = match change {
             KeyringChange::Add => transaction.update(Keyring::add_active_key(
                 table,
@@ -93,6 +116,7 @@ impl Store {
             keyring,
             application: application_slot,
             key,
+            record,
         })
     }
 }
@@ -124,8 +148,15 @@ pub fn create_key_transaction_items(
     new: &NewKey,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let issued = issue(application, new, store.clock.now());
-    let write =
-        store.create_key_transaction(merchant, &issued, &new.hash, true, KeyringChange::Add)?;
+    let write = store.create_key_transaction(
+        merchant,
+        &issued,
+        &new.hash,
+        true,
+        KeyringChange::Add,
+        &Origin::system("benchmark"),
+        None,
+    )?;
     Ok(write.transaction.items().to_vec())
 }
 
@@ -152,20 +183,47 @@ impl Store {
         merchant: &MerchantId,
         application: ApplicationId,
         new: NewKey,
-    ) -> Result<IssuedKey, StoreError> {
+        origin: &Origin,
+        idempotency: Option<Idempotent<'_, IssuedKey>>,
+    ) -> Result<Written<IssuedKey>, StoreError> {
         let max = self.limits.max_keys_per_application;
         let issued = issue(application, &new, self.clock.now());
         let mut attempts = self.attempts();
         let (mut enabled, mut change) = (true, KeyringChange::Add);
         let mut read_before = false;
+        let rendered = match idempotency {
+            Some(idempotent) => Some((idempotent.claim, (idempotent.render)(&issued)?)),
+            None => None,
+        };
+        let record = rendered
+            .as_ref()
+            .map(|(claim, response)| (*claim, response));
         loop {
-            let write =
-                self.create_key_transaction(merchant, &issued, &new.hash, enabled, change)?;
+            let write = self.create_key_transaction(
+                merchant, &issued, &new.hash, enabled, change, origin, record,
+            )?;
             match transaction::run(&self.client, &write.transaction, &mut attempts).await? {
-                Outcome::Committed => return Ok(issued),
+                Outcome::Committed => return Ok(Written::Fresh(issued)),
                 // The key item has this request's fresh id: only an earlier attempt of this very
                 // transaction can have written it (the SDK retried after losing the response).
-                Outcome::Cancelled(cancel) if cancel.failed(write.key) => return Ok(issued),
+                Outcome::Cancelled(cancel) if cancel.failed(write.key) => {
+                    return Ok(Written::Fresh(issued))
+                }
+                // Another request holds the idempotency key: its answer is this one's.
+                Outcome::Cancelled(cancel)
+                    if write.record.is_some_and(|slot| cancel.failed(slot)) =>
+                {
+                    let claim = record
+                        .map(|(claim, _)| claim)
+                        .ok_or_else(|| cancel.unexpected())?;
+                    if let Some(theirs) =
+                        self.replay_or_retry(merchant, claim, &mut attempts).await?
+                    {
+                        return Ok(Written::Replayed(theirs));
+                    }
+                    change = KeyringChange::Add;
+                    continue;
+                }
                 Outcome::Cancelled(cancel)
                     if cancel.failed(write.keyring) || cancel.failed(write.application) => {}
                 Outcome::Cancelled(cancel) => return Err(cancel.unexpected()),
@@ -209,6 +267,7 @@ impl Store {
         merchant: &MerchantId,
         application: ApplicationId,
         key: KeyId,
+        origin: &Origin,
     ) -> Result<(), StoreError> {
         // Marks the revocation as this request's, so that a retry of an attempt whose response
         // was lost can tell its own revocation from another request's.
@@ -273,6 +332,14 @@ impl Store {
                     .expression_attribute_values(":revoked", string_value(STORED_REVOKED))
                     .expression_attribute_values(":forget", time_value(forget_after(now))),
             )?;
+            transaction.put(event_put(
+                &self.table,
+                merchant,
+                application,
+                &Subject::key(EventType::ApiKeyRevoked, key, &stored.key_prefix),
+                origin,
+                now,
+            ))?;
             let keyring =
                 replace_keyring(&mut transaction, &self.table, merchant, application, next)?;
             match transaction::run(&self.client, &transaction, &mut attempts).await? {

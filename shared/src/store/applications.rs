@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::types::{Put, Update};
 
+use super::audit::{event_put, Subject};
 use super::codec::{
     bool_value, get_bool, get_count, get_optional_string, get_string, get_time, number_value,
     string_value, time_value, Item,
 };
+use super::idempotency::{record_put, IdempotencyClaim, Idempotent, StoredResponse, Written};
 use super::key_items::key_summary_from_item;
 use super::keyring::Keyring;
 use super::keys::{
@@ -18,7 +20,7 @@ use super::keys::{
 };
 use super::transaction::{self, Attempts, Outcome, Retry, Slot, Transaction};
 use super::{Store, RETIRED_KEYS_KEPT};
-use crate::config::Limits;
+use crate::audit::{EventType, Origin};
 use crate::domain::{
     ApiKeySummary, Application, ApplicationId, Description, KeyStatus, MerchantId, NewApplication,
     Page, PageRequest,
@@ -35,122 +37,179 @@ struct CreateApplication {
     name: Slot,
     /// The application itself, under a fresh id.
     application: Slot,
+    /// The request's idempotency record, conditioned on its key being free.
+    record: Option<Slot>,
 }
 
-fn create_application_transaction(
-    table: &str,
-    limits: Limits,
-    merchant: &MerchantId,
-    new: &NewApplication,
-    id: ApplicationId,
-    created_at: Timestamp,
-) -> Result<CreateApplication, StoreError> {
-    let pk = merchant_pk(merchant);
-    let mut transaction = Transaction::new();
-    let counter = transaction.update(
-        Update::builder()
-            .table_name(table)
-            .key(PK, string_value(&pk))
-            .key(SK, string_value(MERCHANT_COUNTER_SK))
-            .update_expression(
-                "SET applicationCount = if_not_exists(applicationCount, :zero) + :one",
-            )
-            .condition_expression(
-                "attribute_not_exists(applicationCount) OR applicationCount < :max",
-            )
-            .expression_attribute_values(":zero", number_value(0))
-            .expression_attribute_values(":one", number_value(1))
-            .expression_attribute_values(
-                ":max",
-                number_value(limits.max_applications_per_merchant),
-            ),
-    )?;
-    let name = transaction.put(
-        Put::builder()
+impl Store {
+    fn create_application_transaction(
+        &self,
+        merchant: &MerchantId,
+        new: &NewApplication,
+        application: &Application,
+        id: ApplicationId,
+        origin: &Origin,
+        record: Option<(&IdempotencyClaim, &StoredResponse)>,
+    ) -> Result<CreateApplication, StoreError> {
+        let (table, pk) = (self.table.as_str(), merchant_pk(merchant));
+        let mut transaction = Transaction::new();
+        let counter = transaction.update(
+            Update::builder()
+                .table_name(table)
+                .key(PK, string_value(&pk))
+                .key(SK, string_value(MERCHANT_COUNTER_SK))
+                .update_expression(
+                    "SET applicationCount = if_not_exists(applicationCount, :zero) + :one",
+                )
+                .condition_expression(
+                    "attribute_not_exists(applicationCount) OR applicationCount < :max",
+                )
+                .expression_attribute_values(":zero", number_value(0))
+                .expression_attribute_values(":one", number_value(1))
+                .expression_attribute_values(
+                    ":max",
+                    number_value(self.limits.max_applications_per_merchant),
+                ),
+        )?;
+        let name = transaction.put(
+            Put::builder()
+                .table_name(table)
+                .item(PK, string_value(&pk))
+                .item(SK, string_value(name_reservation_sk(new.name.folded())))
+                .item("applicationId", string_value(id.to_string()))
+                .condition_expression("attribute_not_exists(PK)"),
+        )?;
+        let mut item = Put::builder()
             .table_name(table)
             .item(PK, string_value(&pk))
-            .item(SK, string_value(name_reservation_sk(new.name.folded())))
-            .item("applicationId", string_value(id.to_string()))
-            .condition_expression("attribute_not_exists(PK)"),
-    )?;
-    let mut item = Put::builder()
-        .table_name(table)
-        .item(PK, string_value(&pk))
-        .item(SK, string_value(application_sk(id)))
-        .item("id", string_value(id.to_string()))
-        .item("name", string_value(new.name.as_str()))
-        .item("isEnabled", bool_value(true))
-        .item("createdAt", time_value(created_at))
-        .condition_expression("attribute_not_exists(PK)");
-    if let Some(description) = &new.description {
-        item = item.item("description", string_value(description.as_str()));
+            .item(SK, string_value(application_sk(id)))
+            .item("id", string_value(id.to_string()))
+            .item("name", string_value(new.name.as_str()))
+            .item("isEnabled", bool_value(true))
+            .item("createdAt", time_value(application.created_at))
+            .condition_expression("attribute_not_exists(PK)");
+        if let Some(description) = &new.description {
+            item = item.item("description", string_value(description.as_str()));
+        }
+        let application_slot = transaction.put(item)?;
+        transaction.put(Keyring::create(table, merchant, id))?;
+        transaction.put(event_put(
+            table,
+            merchant,
+            id,
+            &Subject::application(EventType::ApplicationCreated),
+            origin,
+            application.created_at,
+        ))?;
+        let record = match record {
+            Some((claim, response)) => {
+                Some(transaction.put(record_put(table, merchant, claim, response))?)
+            }
+            None => None,
+        };
+        Ok(CreateApplication {
+            transaction,
+            counter,
+            name,
+            application: application_slot,
+            record,
+        })
     }
-    let application = transaction.put(item)?;
-    transaction.put(Keyring::create(table, merchant, id))?;
-    Ok(CreateApplication {
-        transaction,
-        counter,
-        name,
-        application,
-    })
 }
 
-/// The items the create-application transaction writes, for the benchmark's raw floor.
+/// The items the create-application transaction writes (without an idempotency key), for the
+/// benchmark's raw floor.
 #[cfg(feature = "test-util")]
 pub fn create_application_transaction_items(
     store: &Store,
     merchant: &MerchantId,
     new: &NewApplication,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let write = create_application_transaction(
-        &store.table,
-        store.limits,
+    let id = ApplicationId::new();
+    let application = new_application(id, new, store.clock.now());
+    let write = store.create_application_transaction(
         merchant,
         new,
-        ApplicationId::new(),
-        store.clock.now(),
+        &application,
+        id,
+        &Origin::system("benchmark"),
+        None,
     )?;
     Ok(write.transaction.items().to_vec())
 }
 
+fn new_application(id: ApplicationId, new: &NewApplication, created_at: Timestamp) -> Application {
+    Application {
+        id: id.to_string(),
+        name: new.name.as_str().to_owned(),
+        description: new.description.clone(),
+        is_enabled: true,
+        created_at,
+        api_keys: None,
+    }
+}
+
 impl Store {
     /// One transaction: count the application under the merchant's limit, reserve its folded
-    /// name, write it and its empty keyring. Any failed condition cancels all of it.
+    /// name, write it, its empty keyring, its audit event and (with an idempotency key) the
+    /// response it will be answered with. Any failed condition cancels all of it.
     pub async fn create_application(
         &self,
         merchant: &MerchantId,
         new: NewApplication,
-    ) -> Result<Application, StoreError> {
+        origin: &Origin,
+        idempotency: Option<Idempotent<'_, Application>>,
+    ) -> Result<Written<Application>, StoreError> {
         let id = ApplicationId::new();
-        let created_at = self.clock.now();
-        let write = create_application_transaction(
-            &self.table,
-            self.limits,
-            merchant,
-            &new,
-            id,
-            created_at,
-        )?;
-        let application = Application {
-            id: id.to_string(),
-            name: new.name.as_str().to_owned(),
-            description: new.description,
-            is_enabled: true,
-            created_at,
-            api_keys: None,
-        };
-        match transaction::run(&self.client, &write.transaction, &mut self.attempts()).await? {
-            Outcome::Committed => Ok(application),
-            // The application item has this request's fresh id: only an earlier attempt of this
-            // very transaction can have written it (the SDK retried after losing the response).
-            Outcome::Cancelled(cancel) if cancel.failed(write.application) => Ok(application),
-            Outcome::Cancelled(cancel) if cancel.failed(write.name) => Err(StoreError::NameTaken),
-            Outcome::Cancelled(cancel) if cancel.failed(write.counter) => {
-                Err(StoreError::ApplicationLimitReached {
-                    max: self.limits.max_applications_per_merchant,
-                })
+        let application = new_application(id, &new, self.clock.now());
+        let mut attempts = self.attempts();
+        loop {
+            let rendered = match idempotency {
+                Some(idempotent) => Some((idempotent.claim, (idempotent.render)(&application)?)),
+                None => None,
+            };
+            let record = rendered
+                .as_ref()
+                .map(|(claim, response)| (*claim, response));
+            let write = self.create_application_transaction(
+                merchant,
+                &new,
+                &application,
+                id,
+                origin,
+                record,
+            )?;
+            match transaction::run(&self.client, &write.transaction, &mut attempts).await? {
+                Outcome::Committed => return Ok(Written::Fresh(application)),
+                // The application item has this request's fresh id: only an earlier attempt of
+                // this very transaction can have written it (the response was lost).
+                Outcome::Cancelled(cancel) if cancel.failed(write.application) => {
+                    return Ok(Written::Fresh(application))
+                }
+                // Another request holds the idempotency key: its answer is this one's.
+                Outcome::Cancelled(cancel)
+                    if write.record.is_some_and(|slot| cancel.failed(slot)) =>
+                {
+                    let claim = rendered
+                        .as_ref()
+                        .map(|(claim, _)| *claim)
+                        .ok_or_else(|| cancel.unexpected())?;
+                    if let Some(theirs) =
+                        self.replay_or_retry(merchant, claim, &mut attempts).await?
+                    {
+                        return Ok(Written::Replayed(theirs));
+                    }
+                }
+                Outcome::Cancelled(cancel) if cancel.failed(write.name) => {
+                    return Err(StoreError::NameTaken)
+                }
+                Outcome::Cancelled(cancel) if cancel.failed(write.counter) => {
+                    return Err(StoreError::ApplicationLimitReached {
+                        max: self.limits.max_applications_per_merchant,
+                    })
+                }
+                Outcome::Cancelled(cancel) => return Err(cancel.unexpected()),
             }
-            Outcome::Cancelled(cancel) => Err(cancel.unexpected()),
         }
     }
 
@@ -314,6 +373,7 @@ impl Store {
         merchant: &MerchantId,
         application: ApplicationId,
         enabled: bool,
+        origin: &Origin,
     ) -> Result<Application, StoreError> {
         let mut attempts = self.attempts();
         loop {
@@ -334,6 +394,21 @@ impl Store {
                     .condition_expression("attribute_exists(PK)")
                     .expression_attribute_values(":enabled", bool_value(enabled)),
             )?;
+            let kind = if enabled {
+                EventType::ApplicationEnabled
+            } else {
+                EventType::ApplicationDisabled
+            };
+            // The event has a fresh id: only this very transaction, sent again by the SDK after
+            // its answer was lost, can find it there.
+            let event = transaction.put(event_put(
+                &self.table,
+                merchant,
+                application,
+                &Subject::application(kind),
+                origin,
+                self.clock.now(),
+            ))?;
             let keyring_unchanged = transaction.condition_check(keyring.unchanged(
                 &self.table,
                 merchant,
@@ -352,6 +427,10 @@ impl Store {
             }
             match transaction::run(&self.client, &transaction, &mut attempts).await? {
                 Outcome::Committed => {
+                    current.is_enabled = enabled;
+                    return Ok(current);
+                }
+                Outcome::Cancelled(cancel) if cancel.failed(event) => {
                     current.is_enabled = enabled;
                     return Ok(current);
                 }

@@ -102,6 +102,7 @@ pub(super) struct StoredKey {
     pub revoked: bool,
     pub expires_at: Option<Timestamp>,
     pub hash_hex: String,
+    pub key_prefix: String,
     pub description: Description,
     /// Set by the request that revoked it, so that its retry can recognise its own write.
     pub revocation_id: Option<String>,
@@ -115,6 +116,7 @@ impl StoredKey {
             revoked: stored_revoked(item)?,
             expires_at: get_optional_time(item, "expiresAt")?,
             hash_hex: get_string(item, "keyHash")?.to_owned(),
+            key_prefix: get_string(item, "keyPrefix")?.to_owned(),
             description: Description::from_stored(get_string(item, "description")?.to_owned()),
             revocation_id: get_optional_string(item, "revocationId")?.map(str::to_owned),
             rolled_to: get_optional_string(item, "rolledTo")?.map(str::to_owned),

@@ -8,6 +8,8 @@
 //! - [`applications`], [`api_keys`]: the two aggregates' reads and writes.
 //! - [`key_items`]: how a key is stored (its item, its lookup record) and read back.
 //! - [`rolls`]: replacing a key, with a grace window for the old one.
+//! - [`audit`]: the audit events every writer puts in its transaction, and their listing.
+//! - [`idempotency`]: the responses of creating requests, recorded with the change.
 //! - [`lookup`]: the authorizer's one read, and recording a key's last use.
 //! - [`reads`]: strongly consistent reads and paginated queries.
 //! - [`failure`]: what an SDK error means for the caller (503 or 500).
@@ -15,8 +17,10 @@
 
 mod api_keys;
 mod applications;
+mod audit;
 mod codec;
 mod failure;
+mod idempotency;
 mod key_items;
 mod keyring;
 mod keys;
@@ -33,6 +37,10 @@ use crate::config::Limits;
 use crate::time::Clock;
 
 pub use api_keys::NewKey;
+pub use audit::EVENT_SK_PREFIX;
+pub use idempotency::{
+    IdempotencyClaim, Idempotent, Render, StoredResponse, Written, RECORD_LIFETIME_SECONDS,
+};
 pub use keyring::{CLOCK_SKEW_MARGIN_SECONDS, LIVE_KEYS_MAX, RETIRED_KEYS_KEPT};
 pub use lookup::{KeyLookup, LAST_USE_ACCURACY_SECONDS};
 pub use rolls::{Roll, Rolled, MAX_GRACE_SECONDS};

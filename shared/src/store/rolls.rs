@@ -4,7 +4,9 @@
 use aws_sdk_dynamodb::types::{ConditionCheck, Update};
 
 use super::api_keys::replace_keyring;
+use super::audit::{event_put, Subject};
 use super::codec::{bool_value, get_bool, string_value, time_value};
+use super::idempotency::{record_put, Idempotent, Written};
 use super::key_items::{
     forget_after, key_item, lookup_record, StoredKey, STORED_ACTIVE, STORED_REVOKED,
 };
@@ -15,6 +17,7 @@ use super::keys::{
 use super::transaction::{self, Outcome, Retry, Transaction};
 use super::{Store, TTL_ATTRIBUTE};
 use crate::api_key::KeyHash;
+use crate::audit::{EventType, Origin};
 use crate::domain::{ApplicationId, IssuedKey, KeyId, KeyStatus, MerchantId};
 use crate::error::StoreError;
 use crate::time::Timestamp;
@@ -56,7 +59,9 @@ impl Store {
         application: ApplicationId,
         key: KeyId,
         roll: Roll,
-    ) -> Result<Rolled, StoreError> {
+        origin: &Origin,
+        idempotency: Option<Idempotent<'_, Rolled>>,
+    ) -> Result<Written<Rolled>, StoreError> {
         let grace = roll.grace_seconds.clamp(0, MAX_GRACE_SECONDS);
         let new_id = KeyId::new();
         let pk = merchant_pk(merchant);
@@ -95,11 +100,11 @@ impl Store {
             // This request's own earlier attempt, applied and its response lost.
             if old.rolled_to.as_deref() == Some(new_id.to_string().as_str()) {
                 let old_expires_at = old.expires_at.unwrap_or(now);
-                return Ok(Rolled {
+                return Ok(Written::Fresh(Rolled {
                     new_key,
                     old_key: key,
                     old_expires_at,
-                });
+                }));
             }
             if old.rolled_to.is_some() {
                 return Err(StoreError::KeyAlreadyRolled);
@@ -200,6 +205,31 @@ impl Store {
                         time_value(forget_after(old_expires_at)),
                     ),
             )?;
+            let rolled = Rolled {
+                new_key: new_key.clone(),
+                old_key: key,
+                old_expires_at,
+            };
+            let mut subject = Subject::key(EventType::ApiKeyRolled, key, &old.key_prefix);
+            subject.new_key = Some((new_id, &new_key.key_prefix));
+            transaction.put(event_put(
+                &self.table,
+                merchant,
+                application,
+                &subject,
+                origin,
+                now,
+            ))?;
+            let rendered = match idempotency {
+                Some(idempotent) => Some((idempotent.claim, (idempotent.render)(&rolled)?)),
+                None => None,
+            };
+            let record_slot = match &rendered {
+                Some((claim, response)) => {
+                    Some(transaction.put(record_put(&self.table, merchant, claim, response))?)
+                }
+                None => None,
+            };
             let new_slot =
                 transaction.put(key_item(&self.table, merchant, &new_key, &roll.hash))?;
             transaction.put(lookup_record(
@@ -212,21 +242,23 @@ impl Store {
             let keyring_slot =
                 replace_keyring(&mut transaction, &self.table, merchant, application, next)?;
             match transaction::run(&self.client, &transaction, &mut attempts).await? {
-                Outcome::Committed => {
-                    return Ok(Rolled {
-                        new_key,
-                        old_key: key,
-                        old_expires_at,
-                    })
-                }
+                Outcome::Committed => return Ok(Written::Fresh(rolled)),
                 // The new key item has this request's fresh id: only an earlier attempt of this
                 // very transaction can have written it.
                 Outcome::Cancelled(cancel) if cancel.failed(new_slot) => {
-                    return Ok(Rolled {
-                        new_key,
-                        old_key: key,
-                        old_expires_at,
-                    })
+                    return Ok(Written::Fresh(rolled))
+                }
+                // Another request holds the idempotency key: its answer is this one's.
+                Outcome::Cancelled(cancel)
+                    if record_slot.is_some_and(|slot| cancel.failed(slot)) =>
+                {
+                    let claim = rendered
+                        .as_ref()
+                        .map(|(claim, _)| *claim)
+                        .ok_or_else(|| cancel.unexpected())?;
+                    if let Some(theirs) = self.recorded(merchant, claim, &attempts).await? {
+                        return Ok(Written::Replayed(theirs));
+                    }
                 }
                 // Rolled, revoked or expired meanwhile, or the application or keyring changed:
                 // the next read tells which.
