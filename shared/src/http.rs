@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::audit::Origin;
+use crate::audit::{Origin, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX};
 use crate::deadline::{Deadline, DeadlineExceeded};
 use crate::domain::{
     parse_expiry, Application, ApplicationId, ApplicationName, Description, KeyId, KeyRequest,
@@ -424,6 +424,57 @@ pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
     } else {
         Err(ApiError::Validation(errors))
     }
+}
+
+/// `limit` and `startingAfter` of an events page, strictly: unknown, repeated or malformed
+/// values are 400.
+pub fn events_request(request: &Request) -> Result<EventsRequest, ApiError> {
+    let mut page = EventsRequest {
+        limit: EVENTS_LIMIT_DEFAULT,
+        starting_after: None,
+    };
+    let mut errors = Vec::new();
+    let mut seen = Vec::new();
+    if let Some(params) = request.query_string_parameters_ref() {
+        for (name, value) in params.iter() {
+            if seen.contains(&name) {
+                errors.push(FieldError::new(name, "must be given at most once"));
+                continue;
+            }
+            seen.push(name);
+            match name {
+                "limit" => match value.parse::<u32>() {
+                    Ok(number) if (1..=EVENTS_LIMIT_MAX).contains(&number) => page.limit = number,
+                    _ => errors.push(FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {EVENTS_LIMIT_MAX}"),
+                    )),
+                },
+                "startingAfter" => match uuid::Uuid::try_parse(value) {
+                    Ok(id) if id.hyphenated().to_string() == value => {
+                        page.starting_after = Some(id)
+                    }
+                    _ => errors.push(FieldError::new(
+                        "startingAfter",
+                        "must be the id of an event from a previous page",
+                    )),
+                },
+                other => errors.push(FieldError::new(other, "is not a known query parameter")),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(page)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// A page of an application's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventsRequest {
+    pub limit: u32,
+    pub starting_after: Option<uuid::Uuid>,
 }
 
 /// A request body that must be one JSON object with only known fields. Each accessor takes a

@@ -154,6 +154,12 @@ pub const ROUTES: &[Route] = &[
         guard: Guard::Jwt,
     },
     Route {
+        method: "GET",
+        path: "/api/v1/applications/{id}/events",
+        function: "list-events",
+        guard: Guard::Jwt,
+    },
+    Route {
         method: "PATCH",
         path: "/api/v1/applications/{id}/status",
         function: "set-application-status",

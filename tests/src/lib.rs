@@ -337,6 +337,12 @@ impl TestApi {
         .await
     }
 
+    /// `GET /api/v1/applications/{id}/events?{query}`.
+    pub async fn events(&self, merchant: &str, app: &str, query: &str) -> TestResponse {
+        self.send(Call::events(app, query).merchant(merchant).into())
+            .await
+    }
+
     /// `GET /api/v1/applications/{id}`.
     pub async fn get_application(&self, merchant: &str, app: &str) -> TestResponse {
         self.send(Call::get_application(app).merchant(merchant).into())
@@ -449,6 +455,8 @@ pub struct Call {
     pub body: Option<String>,
     pub base64: bool,
     pub claims: HashMap<String, String>,
+    /// Headers beyond the fixture's (e.g. `idempotency-key`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Call {
@@ -462,6 +470,7 @@ impl Call {
             body: None,
             base64: false,
             claims: HashMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -523,6 +532,26 @@ impl Call {
         )
         .param("id", app)
         .param("keyId", key)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn idempotency_key(self, key: &str) -> Self {
+        self.header("idempotency-key", key)
+    }
+
+    pub fn events(app: &str, query: &str) -> Self {
+        let mut call = Self::new(
+            "GET",
+            "/api/v1/applications/{id}/events",
+            format!("/api/v1/applications/{app}/events"),
+        )
+        .param("id", app);
+        call.query = query.to_owned();
+        call
     }
 
     pub fn param(mut self, name: &'static str, value: &str) -> Self {
@@ -596,11 +625,18 @@ impl Call {
             "x-forwarded-port": "443",
             "x-forwarded-proto": "https"
         });
+        for (name, value) in &self.headers {
+            event["headers"][name.to_ascii_lowercase()] = json!(value);
+        }
+        let user_agent = event["headers"]["user-agent"].clone();
         let context = &mut event["requestContext"];
         context["routeKey"] = json!(route_key);
         context["requestId"] = json!(uuid::Uuid::new_v4().to_string());
         context["http"]["method"] = json!(self.method);
         context["http"]["path"] = json!(self.path);
+        // As API Gateway fills them: the caller's address and its User-Agent header.
+        context["http"]["sourceIp"] = json!("203.0.113.7");
+        context["http"]["userAgent"] = user_agent;
         context["authorizer"]["jwt"]["claims"] = json!(self.claims);
         event["body"] = match &self.body {
             Some(body) => json!(body),

@@ -87,7 +87,8 @@ impl Store {
         attempts: &Attempts,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
-        let mut start_key = None;
+        // A query may begin after a cursor of its own (an events page's `startingAfter`).
+        let mut start_key = query.get_exclusive_start_key().clone();
         loop {
             let mut page_query = query.clone().set_exclusive_start_key(start_key);
             if let Some(enough) = enough {

@@ -45,6 +45,7 @@ impl Functions {
             }
             "revoke-api-key" => Box::pin(revoke_api_key::handler(&self.api, request)).await,
             "get-application" => Box::pin(get_application::handler(&self.api, request)).await,
+            "list-events" => Box::pin(list_events::handler(&self.api, request)).await,
             "roll-api-key" => {
                 Box::pin(roll_api_key::handler(&self.api, &self.pepper, request)).await
             }
