@@ -179,6 +179,12 @@ impl PepperSource {
     }
 }
 
+/// A variable a function cannot start without (empty counts as unset), e.g. the event
+/// publisher's `EVENT_BUS_NAME`.
+pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
+    Vars(&|name: &str| std::env::var(name).ok()).required(name)
+}
+
 struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {

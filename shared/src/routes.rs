@@ -86,6 +86,9 @@ impl Route {
 
 pub const AUTHORIZER_FUNCTION: &str = "authorizer";
 
+/// The function the table's stream invokes (no route): it publishes the audit events.
+pub const EVENT_PUBLISHER_FUNCTION: &str = "event-publisher";
+
 /// The scope names the management routes require (`JWT_READ_SCOPE`, `JWT_WRITE_SCOPE`; the
 /// template's `JwtReadScope`, `JwtWriteScope`). An empty name turns its requirement off; an empty
 /// write scope turns both off, since a token that may change applications may also read them.

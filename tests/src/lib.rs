@@ -4,6 +4,7 @@
 //! real API Gateway HTTP API (payload 2.0) events.
 
 pub mod cloudformation;
+pub mod concurrent;
 pub mod openapi;
 pub mod permissions;
 pub mod runtime_api;

@@ -4,61 +4,12 @@
 //! `TransactionConflict`, as DynamoDB does; `scripts/moto_server.py`). The counts the contract
 //! names must come out exact all the same: the store retries conflicts until its deadline.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use api_tests::{TestApi, TestResponse, MERCHANT};
+use api_tests::concurrent::{all_at_once, assert_conflicts_were_simulated, count_status, statuses};
+use api_tests::{TestApi, MERCHANT};
 use appkeys::config::Limits;
 use serde_json::json;
-use tokio::sync::Barrier;
-
-/// Runs `count` copies of `request` at once and returns every response.
-async fn all_at_once<F, Fut>(t: &Arc<TestApi>, count: usize, request: F) -> Vec<TestResponse>
-where
-    F: Fn(Arc<TestApi>, usize) -> Fut,
-    Fut: Future<Output = TestResponse> + Send + 'static,
-{
-    let barrier = Arc::new(Barrier::new(count));
-    let tasks: Vec<_> = (0..count)
-        .map(|i| {
-            let barrier = barrier.clone();
-            let work = request(t.clone(), i);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                work.await
-            })
-        })
-        .collect();
-    let mut responses = Vec::with_capacity(count);
-    for task in tasks {
-        responses.push(task.await.expect("request task"));
-    }
-    responses
-}
-
-fn count_status(responses: &[TestResponse], status: u16) -> usize {
-    responses.iter().filter(|r| r.status == status).count()
-}
-
-fn statuses(responses: &[TestResponse]) -> Vec<u16> {
-    responses.iter().map(|r| r.status).collect()
-}
-
-/// On the local endpoint, proves the run met simulated conflicts (and so that the store's
-/// retries ran); returns how many transactions were cancelled.
-async fn assert_conflicts_were_simulated(t: &TestApi) -> u64 {
-    match t.simulated_conflicts().await {
-        Some((transactions, cancelled)) => {
-            assert!(
-                cancelled > 0,
-                "no conflict simulated in {transactions} transactions"
-            );
-            eprintln!("simulated TransactionConflict: {cancelled} of {transactions} transactions cancelled");
-            cancelled
-        }
-        None => 0,
-    }
-}
 
 async fn contended() -> Arc<TestApi> {
     Arc::new(TestApi::contended(Limits::default()).await)

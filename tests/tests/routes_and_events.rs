@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use api_tests::TestApi;
-use appkeys::routes::{AUTHORIZER_FUNCTION, ROUTES};
+use appkeys::routes::{AUTHORIZER_FUNCTION, EVENT_PUBLISHER_FUNCTION, ROUTES};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,6 +29,7 @@ fn function_binaries() -> BTreeSet<String> {
 fn the_route_table_names_exactly_the_function_binaries() {
     let mut routed: BTreeSet<String> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
     routed.insert(AUTHORIZER_FUNCTION.to_owned());
+    routed.insert(EVENT_PUBLISHER_FUNCTION.to_owned());
     assert_eq!(routed, function_binaries());
 }
 

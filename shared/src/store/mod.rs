@@ -37,7 +37,7 @@ use crate::config::Limits;
 use crate::time::Clock;
 
 pub use api_keys::NewKey;
-pub use audit::EVENT_SK_PREFIX;
+pub use audit::{event_from_item, EVENT_SK_PREFIX};
 pub use idempotency::{
     IdempotencyClaim, Idempotent, Render, StoredResponse, Written, RECORD_LIFETIME_SECONDS,
 };

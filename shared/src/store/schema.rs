@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -14,7 +14,8 @@ use super::keys::{PK, SK};
 use super::TTL_ATTRIBUTE;
 use crate::error::StoreError;
 
-/// Creates `table` (string `PK` and `SK`, on demand, time to live on [`TTL_ATTRIBUTE`]) and
+/// Creates `table` (string `PK` and `SK`, on demand, a stream of new images, time to live on
+/// [`TTL_ATTRIBUTE`]) and
 /// waits until it is active.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let attribute = |name: &str| {
@@ -39,6 +40,14 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .attribute_definitions(attribute(SK)?)
         .key_schema(key(PK, KeyType::Hash)?)
         .key_schema(key(SK, KeyType::Range)?)
+        // The audit events reach EventBridge through the table's stream.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(build_error)?,
+        )
         .send()
         .await
         .map_err(sdk_error)?;

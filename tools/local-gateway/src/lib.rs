@@ -11,6 +11,8 @@ pub mod cors;
 pub mod dev_secret;
 pub mod functions;
 pub mod jwt;
+pub mod stream;
+pub mod subscriber;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -396,6 +398,7 @@ pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
 pub async fn ensure_local_resources(
     table: &str,
     secret_id: Option<&str>,
+    event_bus: Option<&str>,
 ) -> Result<(), lambda_http::Error> {
     let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -425,6 +428,12 @@ pub async fn ensure_local_resources(
                 .secret_string(hex::encode(pepper))
                 .send()
                 .await?;
+        }
+    }
+    if let Some(bus) = event_bus {
+        let events = aws_sdk_eventbridge::Client::new(&sdk);
+        if events.describe_event_bus().name(bus).send().await.is_err() {
+            events.create_event_bus().name(bus).send().await?;
         }
     }
     Ok(())

@@ -1,11 +1,15 @@
 //! `local-gateway [serve]`            serve the API on PORT (default 3000)
-//! `local-gateway setup`              create the table and pepper secret if absent
+//! `local-gateway setup`              create the table, the pepper secret and the event bus if
+//!                                    absent
 //! `local-gateway token [--merchant M] [--ttl SECONDS] [--scope S]...`   print a JWT the gateway
 //!                                    accepts: with the read and write scopes, or exactly the
 //!                                    `--scope`s given (`--scope ""` for none)
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use local_gateway::stream::{publish_once, LocalStream};
+use local_gateway::subscriber::Subscriber;
 use local_gateway::{ensure_local_resources, from_env, JwtSettings};
 
 #[tokio::main]
@@ -16,7 +20,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some("setup") => {
             let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
             let secret = std::env::var("API_KEY_PEPPER_SECRET_ID").ok();
-            ensure_local_resources(&table, secret.as_deref()).await
+            let bus = std::env::var("EVENT_BUS_NAME").ok();
+            ensure_local_resources(&table, secret.as_deref(), bus.as_deref()).await
         }
         Some("token") => {
             let merchant = flag(&args, "--merchant").unwrap_or_else(|| "m_123".into());
@@ -69,9 +74,55 @@ async fn serve() -> Result<(), lambda_http::Error> {
     let gateway = Arc::new(from_env().await?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(port, "local gateway listening");
+    let publishing = publish_events();
     tokio::select! {
         _ = gateway.serve(listener) => Ok(()),
+        result = publishing => result,
         _ = shutdown() => Ok(()),
+    }
+}
+
+/// With `EVENT_BUS_NAME` set, stands in for the event publisher's stream mapping: every event
+/// written from now on is published to that bus on the local endpoint, within half a second.
+/// With `LOCAL_EVENT_QUEUE` set too, prints each event as the queue a rule on the bus delivers it
+/// to receives it (the README's example subscriber). Without `EVENT_BUS_NAME`, never returns.
+async fn publish_events() -> Result<(), lambda_http::Error> {
+    let Ok(bus) = std::env::var("EVENT_BUS_NAME") else {
+        return std::future::pending().await;
+    };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .map_err(|_| "EVENT_BUS_NAME needs AWS_ENDPOINT_URL (the local endpoint)")?;
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
+    let mut stream = LocalStream::from_latest(&endpoint, &table).await?;
+    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let subscriber = match std::env::var("LOCAL_EVENT_QUEUE") {
+        Ok(queue) => Some((Subscriber::ensure(&sdk, &bus, &queue).await?, queue)),
+        Err(_) => None,
+    };
+    let publisher = event_publisher::Publisher {
+        events: aws_sdk_eventbridge::Client::new(&sdk),
+        bus,
+    };
+    tracing::info!(bus = %publisher.bus, "publishing audit events");
+    loop {
+        if let Err(err) = publish_once(&mut stream, &publisher).await {
+            tracing::warn!(error = %err, "local stream poll failed");
+        }
+        if let Some((subscriber, queue)) = &subscriber {
+            match subscriber.received().await {
+                Ok(delivered) => {
+                    for event in delivered {
+                        println!(
+                            "event on {queue}: {} {}",
+                            event["detail-type"].as_str().unwrap_or("?"),
+                            event["detail"]
+                        );
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "local event queue read failed"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
