@@ -45,6 +45,7 @@ pub struct KeyVerifier {
     store: Store,
     pepper: Pepper,
     mode: KeyMode,
+    last_use: LastUseWrites,
 }
 
 impl KeyVerifier {
@@ -53,6 +54,7 @@ impl KeyVerifier {
             store,
             pepper,
             mode,
+            last_use: LastUseWrites::default(),
         }
     }
 
@@ -76,7 +78,7 @@ impl KeyVerifier {
                 Decision::Deny(DenyReason::ApplicationDisabled)
             }
             Some(lookup) => {
-                if lookup.last_use_is_due(now) {
+                if lookup.last_use_is_due(now) && self.last_use.claim(&lookup.key_id, now) {
                     self.record_last_use_in_background(hash, &lookup, now);
                 }
                 Decision::Allow(lookup)
@@ -110,5 +112,35 @@ impl KeyVerifier {
             return Err(DenyReason::WrongScheme);
         }
         check_format(token, self.mode).map_err(DenyReason::Malformed)
+    }
+}
+
+/// The keys whose last use this instance has begun to record, and when: until the lookup
+/// record shows the new time, the calls that follow would each start the same write, and the
+/// condition on it would refuse all but one, each refused write still costing a request. So an
+/// instance starts at most one write per key per accuracy window (the condition still keeps
+/// instances from writing more than once between them).
+#[derive(Clone, Debug, Default)]
+struct LastUseWrites(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Timestamp>>>,
+);
+
+impl LastUseWrites {
+    /// Whether this call should start the write (and, if so, it is now this call's).
+    fn claim(&self, key_id: &str, now: Timestamp) -> bool {
+        let window = crate::store::LAST_USE_ACCURACY_SECONDS;
+        let Ok(mut started) = self.0.lock() else {
+            return true;
+        };
+        if started
+            .get(key_id)
+            .is_some_and(|at| now < at.plus_seconds(window))
+        {
+            return false;
+        }
+        // Entries older than the window are of no further use: keep the map small.
+        started.retain(|_, at| now < at.plus_seconds(window));
+        started.insert(key_id.to_owned(), now);
+        true
     }
 }

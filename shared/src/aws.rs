@@ -134,16 +134,32 @@ pub use request_counter::RequestCounter;
 
 #[cfg(feature = "test-util")]
 mod request_counter {
-    use aws_config::SdkConfig;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
 
-    /// Counts the HTTP requests a client sends (retries included), so tests and benchmarks can
-    /// prove how many DynamoDB calls a path makes.
+    use aws_config::SdkConfig;
+    use aws_smithy_runtime_api::client::orchestrator::Metadata;
+
+    /// Counts the HTTP requests a client sends (retries included), in all and by operation, so
+    /// tests and benchmarks can prove how many DynamoDB calls a path makes.
     #[derive(Debug, Clone, Default)]
-    pub struct RequestCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    pub struct RequestCounter {
+        all: Arc<AtomicUsize>,
+        by_operation: Arc<Mutex<HashMap<String, usize>>>,
+    }
 
     impl RequestCounter {
         pub fn count(&self) -> usize {
-            self.0.load(std::sync::atomic::Ordering::SeqCst)
+            self.all.load(Ordering::SeqCst)
+        }
+
+        /// The requests of one operation (`"GetItem"`, `"TransactWriteItems"`, …).
+        pub fn count_of(&self, operation: &str) -> usize {
+            self.by_operation
+                .lock()
+                .map(|counts| counts.get(operation).copied().unwrap_or(0))
+                .unwrap_or(0)
         }
 
         /// A DynamoDB client like `Client::new(sdk)` whose requests this counter counts.
@@ -166,9 +182,14 @@ mod request_counter {
                 '_,
             >,
             _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-            _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+            cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
         ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.all.fetch_add(1, Ordering::SeqCst);
+            if let (Some(metadata), Ok(mut counts)) =
+                (cfg.load::<Metadata>(), self.by_operation.lock())
+            {
+                *counts.entry(metadata.name().to_owned()).or_default() += 1;
+            }
             Ok(())
         }
     }

@@ -337,6 +337,28 @@ impl TestApi {
         .await
     }
 
+    /// `GET /api/v1/applications/{id}`.
+    pub async fn get_application(&self, merchant: &str, app: &str) -> TestResponse {
+        self.send(Call::get_application(app).merchant(merchant).into())
+            .await
+    }
+
+    /// Rolls `key`, giving the old key `grace_seconds` more.
+    pub async fn roll_key(
+        &self,
+        merchant: &str,
+        app: &str,
+        key: &str,
+        grace_seconds: i64,
+    ) -> TestResponse {
+        self.send(
+            Call::roll_key(app, key, json!({ "expiresInSeconds": grace_seconds }))
+                .merchant(merchant)
+                .into(),
+        )
+        .await
+    }
+
     /// The application as `GET /api/v1/applications?include=apiKeys` shows it.
     pub async fn listed_application(&self, merchant: &str, app: &str) -> Value {
         let listed = self.list(merchant, "include=apiKeys&limit=100").await;
@@ -470,6 +492,26 @@ impl Call {
             format!("/api/v1/applications/{app}/api-keys"),
         )
         .param("id", app)
+        .body(body.to_string())
+    }
+
+    pub fn get_application(app: &str) -> Self {
+        Self::new(
+            "GET",
+            "/api/v1/applications/{id}",
+            format!("/api/v1/applications/{app}"),
+        )
+        .param("id", app)
+    }
+
+    pub fn roll_key(app: &str, key: &str, body: Value) -> Self {
+        Self::new(
+            "POST",
+            "/api/v1/applications/{id}/api-keys/{keyId}/roll",
+            format!("/api/v1/applications/{app}/api-keys/{key}/roll"),
+        )
+        .param("id", app)
+        .param("keyId", key)
         .body(body.to_string())
     }
 
