@@ -684,10 +684,18 @@ fn the_response_checker_catches_drift() {
     assert!(doc
         .check_response("POST", roll, &response(201, &no_store, endless))
         .is_err());
-    doc.check_response("POST", roll, &response(400, &[PROBLEM], problem("key_already_rolled", 400)))
-        .unwrap();
+    doc.check_response(
+        "POST",
+        roll,
+        &response(400, &[PROBLEM], problem("key_already_rolled", 400)),
+    )
+    .unwrap();
     assert!(doc
-        .check_response("POST", roll, &response(400, &[PROBLEM], problem("name_taken", 400)))
+        .check_response(
+            "POST",
+            roll,
+            &response(400, &[PROBLEM], problem("name_taken", 400))
+        )
         .is_err());
 
     // One application always carries its keys, each with its three nullable times.

@@ -91,9 +91,23 @@ fn attribute_names(
     names: Option<&HashMap<String, String>>,
 ) -> BTreeSet<String> {
     const WORDS: &[&str] = &[
-        "SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN",
-        "attribute_exists", "attribute_not_exists", "attribute_type", "begins_with",
-        "contains", "size", "if_not_exists", "list_append",
+        "SET",
+        "REMOVE",
+        "ADD",
+        "DELETE",
+        "AND",
+        "OR",
+        "NOT",
+        "BETWEEN",
+        "IN",
+        "attribute_exists",
+        "attribute_not_exists",
+        "attribute_type",
+        "begins_with",
+        "contains",
+        "size",
+        "if_not_exists",
+        "list_append",
     ];
     let mut found = BTreeSet::new();
     for expression in expressions.into_iter().flatten() {
@@ -175,7 +189,10 @@ impl Intercept for Recorder {
                 } else if let Some(update) = item.update() {
                     self.record_update(
                         update.key(),
-                        [Some(update.update_expression()), update.condition_expression()],
+                        [
+                            Some(update.update_expression()),
+                            update.condition_expression(),
+                        ],
                         update.expression_attribute_names(),
                     );
                 } else if let Some(delete) = item.delete() {
@@ -242,17 +259,21 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
     for seen in recorder.seen() {
         let fits = grants.iter().any(|grant| {
             grant.actions.contains(&seen.action.as_str())
-                && grant
-                    .partitions
-                    .contains(&seen.partition.as_str())
+                && grant.partitions.contains(&seen.partition.as_str())
                 && grant.attributes.is_none_or(|allowed| {
                     let named = seen.attributes.as_ref().unwrap_or_else(|| {
-                        panic!("{function}: the attributes of {} are not recorded", seen.action)
+                        panic!(
+                            "{function}: the attributes of {} are not recorded",
+                            seen.action
+                        )
                     });
                     named.iter().all(|name| allowed.contains(&name.as_str()))
                 })
         });
-        assert!(fits, "{function} does {seen:?}, which no grant of its role allows");
+        assert!(
+            fits,
+            "{function} does {seen:?}, which no grant of its role allows"
+        );
     }
 }
 

@@ -283,7 +283,11 @@ fn strings(value: &Value) -> Vec<String> {
 fn dynamodb_grant(
     id: &str,
     statement: &Value,
-) -> (BTreeSet<String>, Option<BTreeSet<String>>, Option<BTreeSet<String>>) {
+) -> (
+    BTreeSet<String>,
+    Option<BTreeSet<String>>,
+    Option<BTreeSet<String>>,
+) {
     let actions: BTreeSet<String> = strings(&statement["Action"]).into_iter().collect();
     let Some(condition) = statement.get("Condition") else {
         return (actions, None, None);
@@ -307,7 +311,10 @@ fn dynamodb_grant(
             "{id}: a grant narrowed to attributes must return none"
         );
     } else {
-        assert!(return_values.is_none(), "{id}: ReturnValues without Attributes");
+        assert!(
+            return_values.is_none(),
+            "{id}: ReturnValues without Attributes"
+        );
     }
     let all: BTreeSet<String> = condition
         .as_object()
@@ -433,8 +440,7 @@ fn the_authorizer_may_write_only_a_keys_last_use() {
         "{id}: the write may name these attributes only"
     );
     assert_eq!(
-        condition["StringEqualsIfExists"]["dynamodb:ReturnValues"],
-        "NONE",
+        condition["StringEqualsIfExists"]["dynamodb:ReturnValues"], "NONE",
         "{id}"
     );
     assert_eq!(
