@@ -1,7 +1,8 @@
 """The guide's flow, through the Python client that openapi-python-client generated from
 docs/openapi.yaml, against the local gateway (scripts/clients runs it):
 create an application, the same name again (409), create a key, pay with it, list with keys,
-disable (the key is refused), revoke (204), revoke again (400).
+get the application, roll the key with a grace window (both keys pay), roll it again (400),
+disable (the keys are refused), revoke (204), revoke again (400).
 
 Environment: CLIENT_PATH (where the generated package is), CLIENT_BASE (the gateway's URL),
 CLIENT_JWT (a merchant token).
@@ -14,9 +15,10 @@ import uuid
 sys.path.insert(0, os.environ["CLIENT_PATH"])
 
 from appkeys_client import AuthenticatedClient  # noqa: E402
-from appkeys_client.api.api_keys import create_api_key, revoke_api_key  # noqa: E402
+from appkeys_client.api.api_keys import create_api_key, revoke_api_key, roll_api_key  # noqa: E402
 from appkeys_client.api.applications import (  # noqa: E402
     create_application,
+    get_application,
     list_applications,
     set_application_status,
 )
@@ -24,13 +26,16 @@ from appkeys_client.api.payments import payments_get  # noqa: E402
 from appkeys_client.models import (  # noqa: E402
     ApplicationFields,
     ApplicationPage,
-    CreatedApiKey,
+    ApplicationWithKeys,
+    CreatedApiKeyFields,
     GatewayMessage,
     ListApplicationsInclude,
     NewApiKey,
     NewApplication,
     PaymentsEcho,
     Problem,
+    RolledApiKey,
+    RollRequest,
     StatusChange,
 )
 
@@ -79,7 +84,7 @@ def main():
             app.id, client=merchant, body=NewApiKey(description="Primary checkout key")
         ),
         201,
-        CreatedApiKey,
+        CreatedApiKeyFields,
     )
 
     payer = AuthenticatedClient(base_url=base, token=key.full_key)
@@ -99,6 +104,46 @@ def main():
     if listed is None or [(k.id, str(k.status)) for k in listed.api_keys] != [(key.id, "active")]:
         sys.exit(f"FAIL list with keys: {listed}")
 
+    one = step(
+        "get the application",
+        get_application.sync_detailed(app.id, client=merchant),
+        200,
+        ApplicationWithKeys,
+    )
+    if [(k.id, k.expires_at, k.revoked_at) for k in one.api_keys] != [(key.id, None, None)]:
+        sys.exit(f"FAIL get the application: {one}")
+
+    rolled = step(
+        "roll the key, the old one working for an hour",
+        roll_api_key.sync_detailed(
+            app.id, key.id, client=merchant, body=RollRequest(expires_in_seconds=3600)
+        ),
+        201,
+        RolledApiKey,
+    )
+    if rolled.rolled_key.id != key.id or rolled.id == key.id or rolled.full_key == key.full_key:
+        sys.exit(f"FAIL roll: {rolled}")
+    new_payer = AuthenticatedClient(base_url=base, token=rolled.full_key)
+    step("pay with the new key", payments_get.sync_detailed("ping", client=new_payer), 200, PaymentsEcho)
+    step("pay with the old key in its grace window", payments_get.sync_detailed("ping", client=payer), 200, PaymentsEcho)
+    problem(
+        "roll the old key again",
+        roll_api_key.sync_detailed(
+            app.id, key.id, client=merchant, body=RollRequest(expires_in_seconds=0)
+        ),
+        400,
+        "key_already_rolled",
+    )
+    one = step(
+        "get the application after the roll",
+        get_application.sync_detailed(app.id, client=merchant),
+        200,
+        ApplicationWithKeys,
+    )
+    keys = [(k.id, str(k.status), k.expires_at) for k in one.api_keys]
+    if keys != [(rolled.id, "active", None), (key.id, "active", rolled.rolled_key.expires_at)]:
+        sys.exit(f"FAIL get the application after the roll: {keys}")
+
     disabled = step(
         "disable",
         set_application_status.sync_detailed(
@@ -110,6 +155,7 @@ def main():
     if disabled.is_enabled:
         sys.exit("FAIL disable: still enabled")
     step("pay while disabled", payments_get.sync_detailed("ping", client=payer), 403, GatewayMessage)
+    step("pay with the new key while disabled", payments_get.sync_detailed("ping", client=new_payer), 403, GatewayMessage)
 
     revoked = revoke_api_key.sync_detailed(app.id, key.id, client=merchant)
     if revoked.status_code != 204:

@@ -43,6 +43,8 @@ fn valid_call(route: &appkeys::routes::Route) -> Call {
         "create-application" => Some(json!({"name": "Prod"})),
         "create-api-key" => Some(json!({"description": "checkout"})),
         "set-application-status" => Some(json!({"isEnabled": false})),
+        "roll-api-key" => Some(json!({"expiresInSeconds": 3600})),
+        // get-application and revoke-api-key take no body.
         _ => None,
     };
     if let Some(body) = body {

@@ -13,6 +13,7 @@ use appkeys::domain::{
     KEY_DESCRIPTION_MAX,
 };
 use appkeys::routes::{Guard, ROUTES};
+use appkeys::store::MAX_GRACE_SECONDS;
 use appkeys::text;
 use lambda_http::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
@@ -131,9 +132,14 @@ fn examples_are_valid() {
     }
     assert!(checked >= 10, "only {checked} examples");
 
-    // The example key is a real one: it passes the checks the authorizer makes before any read.
-    let key = &doc.document["components"]["examples"]["CreatedApiKey"]["value"]["fullKey"];
-    assert!(check_format(key.as_str().unwrap(), KeyMode::Live).is_ok());
+    // The example keys are real ones: they pass the checks the authorizer makes before any read.
+    for example in ["CreatedApiKey", "RolledApiKey"] {
+        let key = &doc.document["components"]["examples"][example]["value"]["fullKey"];
+        assert!(
+            check_format(key.as_str().unwrap(), KeyMode::Live).is_ok(),
+            "{example}"
+        );
+    }
 }
 
 fn valid(schema: &str, body: Value) -> bool {
@@ -472,6 +478,48 @@ fn request_schemas_hold_the_contract_limits() {
         json!({ "description": "x".repeat(201) })
     ));
     assert!(!valid("NewApiKey", json!({ "description": null })));
+    assert!(valid(
+        "NewApiKey",
+        json!({ "description": "d", "expiresAt": "2027-01-31T00:00:00Z" })
+    ));
+    assert!(valid(
+        "NewApiKey",
+        json!({ "description": "d", "expiresAt": "2027-01-31T01:00:00.5+01:00" })
+    ));
+    assert!(valid(
+        "NewApiKey",
+        json!({ "description": "d", "expiresAt": null })
+    ));
+    for not_rfc3339 in [
+        json!("2027-01-31T00:00:00"),
+        json!("2027-01-31"),
+        json!("2027-01-31 00:00:00Z"),
+        json!(1800000000),
+    ] {
+        assert!(
+            !valid(
+                "NewApiKey",
+                json!({ "description": "d", "expiresAt": not_rfc3339 })
+            ),
+            "{not_rfc3339}"
+        );
+    }
+    assert!(valid("RollRequest", json!({ "expiresInSeconds": 0 })));
+    assert!(valid(
+        "RollRequest",
+        json!({ "expiresInSeconds": MAX_GRACE_SECONDS })
+    ));
+    for refused in [
+        json!({ "expiresInSeconds": MAX_GRACE_SECONDS + 1 }),
+        json!({ "expiresInSeconds": -1 }),
+        json!({ "expiresInSeconds": 1.5 }),
+        json!({ "expiresInSeconds": "3600" }),
+        json!({ "expiresInSeconds": null }),
+        json!({}),
+        json!({ "expiresInSeconds": 60, "description": "x" }),
+    ] {
+        assert!(!valid("RollRequest", refused.clone()), "{refused}");
+    }
     assert!(valid("StatusChange", json!({ "isEnabled": false })));
     assert!(!valid("StatusChange", json!({ "isEnabled": "false" })));
     assert!(!valid(
@@ -599,17 +647,86 @@ fn the_response_checker_catches_drift() {
         .is_err());
     let key = json!({
         "id": APP_ID, "applicationId": APP_ID, "keyPrefix": "ks_live_abc1", "description": "d",
-        "createdAt": "2026-02-23T12:00:00Z",
+        "createdAt": "2026-02-23T12:00:00Z", "expiresAt": null,
         "fullKey": doc.document["components"]["examples"]["CreatedApiKey"]["value"]["fullKey"],
     });
     let create_key = "/api/v1/applications/{id}/api-keys";
+    let no_store = [JSON, ("cache-control", "no-store")];
+    doc.check_response("POST", create_key, &response(201, &no_store, key.clone()))
+        .unwrap();
+    assert!(doc
+        .check_response("POST", create_key, &response(201, &[JSON], key.clone()))
+        .is_err());
+    let mut no_expiry = key.clone();
+    no_expiry.as_object_mut().unwrap().remove("expiresAt");
+    assert!(
+        doc.check_response("POST", create_key, &response(201, &no_store, no_expiry))
+            .is_err(),
+        "expiresAt is always present (null when the key never expires)"
+    );
+
+    // A roll answers the new key and the old one's end, uncached; the old one always has an end.
+    let roll = "/api/v1/applications/{id}/api-keys/{keyId}/roll";
+    let mut rolled = key.clone();
+    rolled["rolledKey"] = json!({"id": APP_ID, "expiresAt": "2026-02-23T13:00:00Z"});
+    doc.check_response("POST", roll, &response(201, &no_store, rolled.clone()))
+        .unwrap();
+    assert!(doc
+        .check_response("POST", roll, &response(201, &[JSON], rolled.clone()))
+        .is_err());
+    assert!(
+        doc.check_response("POST", roll, &response(201, &no_store, key.clone()))
+            .is_err(),
+        "a roll without rolledKey"
+    );
+    let mut endless = rolled.clone();
+    endless["rolledKey"]["expiresAt"] = Value::Null;
+    assert!(doc
+        .check_response("POST", roll, &response(201, &no_store, endless))
+        .is_err());
     doc.check_response(
         "POST",
-        create_key,
-        &response(201, &[JSON, ("cache-control", "no-store")], key.clone()),
+        roll,
+        &response(400, &[PROBLEM], problem("key_already_rolled", 400)),
     )
     .unwrap();
     assert!(doc
-        .check_response("POST", create_key, &response(201, &[JSON], key))
+        .check_response(
+            "POST",
+            roll,
+            &response(400, &[PROBLEM], problem("name_taken", 400))
+        )
         .is_err());
+
+    // One application always carries its keys, each with its three nullable times.
+    let one = "/api/v1/applications/{id}";
+    let summary = json!({
+        "id": APP_ID, "keyPrefix": "ks_live_abc1", "description": "d", "status": "expired",
+        "createdAt": "2026-02-23T12:00:00Z", "expiresAt": "2026-02-24T12:00:00Z",
+        "lastUsedAt": null, "revokedAt": null
+    });
+    let mut with_keys = application();
+    with_keys["apiKeys"] = json!([summary]);
+    doc.check_response("GET", one, &response(200, &[JSON], with_keys.clone()))
+        .unwrap();
+    assert!(
+        doc.check_response("GET", one, &response(200, &[JSON], application()))
+            .is_err(),
+        "an application without apiKeys"
+    );
+    let mut unknown_status = with_keys.clone();
+    unknown_status["apiKeys"][0]["status"] = json!("rolled");
+    assert!(doc
+        .check_response("GET", one, &response(200, &[JSON], unknown_status))
+        .is_err());
+    let mut no_last_use = with_keys;
+    no_last_use["apiKeys"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("lastUsedAt");
+    assert!(
+        doc.check_response("GET", one, &response(200, &[JSON], no_last_use))
+            .is_err(),
+        "lastUsedAt is always present"
+    );
 }

@@ -1,16 +1,20 @@
 //! Least privilege, checked against behaviour: each function is run through its paths, common
 //! and rare (a creation that reclaims an expired key's place and trims the history, a revocation
-//! past the history bound), against the local endpoint, with a client that records every
-//! DynamoDB action it takes (each item of a transaction as the action IAM authorises it as).
-//! Every recorded action must be in `api_tests::permissions::PERMISSIONS`, which the deployment
-//! test holds the template to: a permission the code needs and the template lacks would be an
+//! and a roll past the history bound, the authorizer's last-use write), against the local
+//! endpoint, with a client that records every DynamoDB action it takes (each item of a
+//! transaction as the action IAM authorises it as), the partition it touches, and the attributes
+//! each update names. Every recorded action must be in `api_tests::permissions::PERMISSIONS`,
+//! and fit the narrowed grants of `api_tests::permissions::NARROWED`, which the deployment test
+//! holds the template to: a permission the code needs and the template lacks would be an
 //! `AccessDenied` in production that no local test could show otherwise.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use api_tests::permissions::{PARTITIONS, PERMISSIONS};
+use api_tests::permissions::{narrowed, PERMISSIONS};
 use api_tests::{generated_key, Call, TestApi, MERCHANT};
+use appkeys::authorize::KeyVerifier;
 use appkeys::aws::{sdk_config, Budget};
 use appkeys::config::Limits;
 use appkeys::domain::{ApplicationId, MerchantId};
@@ -21,30 +25,38 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
-/// Every (action, partition prefix) a client was seen to take.
+/// One DynamoDB action as IAM authorises it: the action, the partition prefix of the item
+/// (`dynamodb:LeadingKeys`), and, for an update, every attribute it names
+/// (`dynamodb:Attributes`: the key, and the update and condition expressions).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Seen {
+    action: String,
+    partition: String,
+    attributes: Option<BTreeSet<String>>,
+}
+
+/// Everything a client was seen to do.
 #[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<BTreeSet<(String, String)>>>);
+struct Recorder(Arc<Mutex<BTreeSet<Seen>>>);
 
 impl Recorder {
-    fn seen(&self) -> BTreeSet<(String, String)> {
+    fn seen(&self) -> BTreeSet<Seen> {
         self.0.lock().unwrap().clone()
     }
 
     fn actions(&self) -> BTreeSet<String> {
-        self.seen().into_iter().map(|(action, _)| action).collect()
+        self.seen().into_iter().map(|seen| seen.action).collect()
     }
 
-    fn partitions(&self) -> BTreeSet<String> {
-        self.seen()
-            .into_iter()
-            .map(|(_, partition)| partition)
-            .collect()
+    fn record(&self, action: &str, key: Option<&HashMap<String, AttributeValue>>) {
+        self.record_naming(action, key, None);
     }
 
-    fn record(
+    fn record_naming(
         &self,
         action: &str,
-        key: Option<&std::collections::HashMap<String, AttributeValue>>,
+        key: Option<&HashMap<String, AttributeValue>>,
+        attributes: Option<BTreeSet<String>>,
     ) {
         let partition = match key.and_then(|key| key.get("PK")) {
             Some(AttributeValue::S(pk)) => pk
@@ -52,11 +64,81 @@ impl Recorder {
                 .map_or(pk.clone(), |(prefix, _)| format!("{prefix}#*")),
             _ => "?".into(),
         };
-        self.0
-            .lock()
-            .unwrap()
-            .insert((format!("dynamodb:{action}"), partition));
+        self.0.lock().unwrap().insert(Seen {
+            action: format!("dynamodb:{action}"),
+            partition,
+            attributes,
+        });
     }
+
+    /// An update, with the attributes it names.
+    fn record_update(
+        &self,
+        key: &HashMap<String, AttributeValue>,
+        expressions: [Option<&str>; 2],
+        names: Option<&HashMap<String, String>>,
+    ) {
+        let mut attributes: BTreeSet<String> = key.keys().cloned().collect();
+        attributes.extend(attribute_names(expressions, names));
+        self.record_naming("UpdateItem", Some(key), Some(attributes));
+    }
+}
+
+/// The top-level attributes that DynamoDB expressions name: their identifiers, with `#name`
+/// placeholders resolved, leaving out `:values`, keywords and functions.
+fn attribute_names(
+    expressions: [Option<&str>; 2],
+    names: Option<&HashMap<String, String>>,
+) -> BTreeSet<String> {
+    const WORDS: &[&str] = &[
+        "SET",
+        "REMOVE",
+        "ADD",
+        "DELETE",
+        "AND",
+        "OR",
+        "NOT",
+        "BETWEEN",
+        "IN",
+        "attribute_exists",
+        "attribute_not_exists",
+        "attribute_type",
+        "begins_with",
+        "contains",
+        "size",
+        "if_not_exists",
+        "list_append",
+    ];
+    let mut found = BTreeSet::new();
+    for expression in expressions.into_iter().flatten() {
+        let mut chars = expression.chars().peekable();
+        while let Some(c) = chars.next() {
+            if !(c == '#' || c == ':' || c.is_ascii_alphabetic() || c == '_') {
+                continue;
+            }
+            let mut token = String::from(c);
+            while let Some(&next) = chars.peek() {
+                if next.is_ascii_alphanumeric() || next == '_' {
+                    token.push(next);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            if token.starts_with(':') {
+                continue;
+            }
+            if token.starts_with('#') {
+                let name = names
+                    .and_then(|names| names.get(&token))
+                    .unwrap_or_else(|| panic!("{token} is not defined in {expression}"));
+                found.insert(name.clone());
+            } else if !WORDS.iter().any(|word| word.eq_ignore_ascii_case(&token)) {
+                found.insert(token);
+            }
+        }
+    }
+    found
 }
 
 impl Intercept for Recorder {
@@ -95,13 +177,24 @@ impl Intercept for Recorder {
                 }
             }
         } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-            self.record("UpdateItem", update.key());
+            self.record_update(
+                update.key().unwrap_or(&HashMap::new()),
+                [update.update_expression(), update.condition_expression()],
+                update.expression_attribute_names(),
+            );
         } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
             for item in transaction.transact_items() {
                 if let Some(put) = item.put() {
                     self.record("PutItem", Some(put.item()));
                 } else if let Some(update) = item.update() {
-                    self.record("UpdateItem", Some(update.key()));
+                    self.record_update(
+                        update.key(),
+                        [
+                            Some(update.update_expression()),
+                            update.condition_expression(),
+                        ],
+                        update.expression_attribute_names(),
+                    );
                 } else if let Some(delete) = item.delete() {
                     self.record("DeleteItem", Some(delete.key()));
                 } else if let Some(check) = item.condition_check() {
@@ -130,6 +223,21 @@ async fn recording_api(t: &TestApi, recorder: &Recorder) -> Api {
     api
 }
 
+/// The authorizer's verifier, as `TestApi::verifier` builds it, with a recording client.
+async fn recording_verifier(t: &TestApi, recorder: &Recorder) -> KeyVerifier {
+    let sdk = sdk_config(Budget::AUTHORIZER).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(recorder.clone())
+        .build();
+    let store = Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        t.table_name(),
+        t.api.config.limits,
+    )
+    .with_clock(t.clock.clone());
+    KeyVerifier::new(store, t.pepper.clone(), t.api.config.key_mode)
+}
+
 fn assert_allowed(function: &str, recorder: &Recorder) {
     let allowed: BTreeSet<String> = PERMISSIONS
         .iter()
@@ -143,11 +251,28 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
         missing.is_empty(),
         "{function} does {missing:?}, which its role may not"
     );
-    if let Some((_, prefix)) = PARTITIONS.iter().find(|(f, _)| *f == function) {
-        assert_eq!(
-            recorder.partitions(),
-            BTreeSet::from([prefix.to_string()]),
-            "{function}"
+    // Where the role's grants are narrowed, each action fits one of them.
+    let grants = narrowed(function);
+    if grants.is_empty() {
+        return;
+    }
+    for seen in recorder.seen() {
+        let fits = grants.iter().any(|grant| {
+            grant.actions.contains(&seen.action.as_str())
+                && grant.partitions.contains(&seen.partition.as_str())
+                && grant.attributes.is_none_or(|allowed| {
+                    let named = seen.attributes.as_ref().unwrap_or_else(|| {
+                        panic!(
+                            "{function}: the attributes of {} are not recorded",
+                            seen.action
+                        )
+                    });
+                    named.iter().all(|name| allowed.contains(&name.as_str()))
+                })
+        });
+        assert!(
+            fits,
+            "{function} does {seen:?}, which no grant of its role allows"
         );
     }
 }
@@ -174,6 +299,9 @@ async fn every_function_does_only_what_its_role_allows() {
         "set-application-status",
         "create-api-key",
         "revoke-api-key",
+        "roll-api-key",
+        "get-application",
+        "authorizer",
     ]
     .into_iter()
     .map(|f| (f, Recorder::default()))
@@ -263,17 +391,14 @@ async fn every_function_does_only_what_its_role_allows() {
         .map(appkeys::store::Written::unwrap_fresh)
         .unwrap();
     t.clock.advance(61 + CLOCK_SKEW_MARGIN_SECONDS);
-    assert_eq!(
-        send(
-            &keys,
-            &t,
-            "create-api-key",
-            Call::create_key(&app, json!({"description": "reclaims"}))
-        )
-        .await
-        .status,
-        201
-    );
+    let reclaims = send(
+        &keys,
+        &t,
+        "create-api-key",
+        Call::create_key(&app, json!({"description": "reclaims"})),
+    )
+    .await;
+    assert_eq!(reclaims.status, 201, "{}", reclaims.body);
     assert_eq!(
         send(
             &keys,
@@ -286,7 +411,58 @@ async fn every_function_does_only_what_its_role_allows() {
         400
     );
 
-    // set-application-status and list-applications.
+    // roll-api-key at the limit: at once (which retires the old key and trims the history), then
+    // with a grace window, then again (refused).
+    let rolling = api("roll-api-key").await;
+    let roll = |key: String, seconds: i64| {
+        Call::new(
+            "POST",
+            "/api/v1/applications/{id}/api-keys/{keyId}/roll",
+            format!("/api/v1/applications/{app}/api-keys/{key}/roll"),
+        )
+        .param("id", &app)
+        .param("keyId", &key)
+        .body(json!({ "expiresInSeconds": seconds }).to_string())
+    };
+    let rolled_at_once = send(&rolling, &t, "roll-api-key", roll(reclaims.text("id"), 0)).await;
+    assert_eq!(rolled_at_once.status, 201, "{}", rolled_at_once.body);
+    let rolled = send(
+        &rolling,
+        &t,
+        "roll-api-key",
+        roll(rolled_at_once.text("id"), 3600),
+    )
+    .await;
+    assert_eq!(rolled.status, 201, "{}", rolled.body);
+    let again = send(
+        &rolling,
+        &t,
+        "roll-api-key",
+        roll(rolled_at_once.text("id"), 3600),
+    )
+    .await;
+    assert_eq!(again.status, 400, "{}", again.body);
+
+    // The authorizer: an allowed call with a key that was never used records its last use, on
+    // its own task after the decision.
+    let authorizing = recording_verifier(&t, &recorder("authorizer")).await;
+    assert_eq!(
+        TestApi::allows(&authorizing, &rolled.text("fullKey")).await,
+        Some(true)
+    );
+    let waited = Instant::now();
+    while !recorder("authorizer")
+        .actions()
+        .contains("dynamodb:UpdateItem")
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "the authorizer never wrote the key's last use"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // set-application-status, list-applications and get-application.
     let status = api("set-application-status").await;
     assert_eq!(
         send(
@@ -312,11 +488,47 @@ async fn every_function_does_only_what_its_role_allows() {
         200
     );
 
+    let getting = api("get-application").await;
+    let one = send(
+        &getting,
+        &t,
+        "get-application",
+        Call::new(
+            "GET",
+            "/api/v1/applications/{id}",
+            format!("/api/v1/applications/{app}"),
+        )
+        .param("id", &app),
+    )
+    .await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    // The last-use write landed (on the key item that listings read).
+    let used = one.json["apiKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["id"] == rolled.json["id"])
+        .unwrap();
+    assert!(used["lastUsedAt"].is_string(), "{used}");
+
     for (function, recorder) in &recorders {
         assert_allowed(function, recorder);
     }
-    // The rare paths were taken: the history was trimmed by both writers that retire keys.
+    // The authorizer's write names its key and `lastUsedAt`, nothing else.
+    let named: BTreeSet<BTreeSet<String>> = recorder("authorizer")
+        .seen()
+        .into_iter()
+        .filter_map(|seen| seen.attributes)
+        .collect();
+    assert_eq!(
+        named,
+        BTreeSet::from([["PK", "SK", "lastUsedAt"].map(String::from).into()])
+    );
+    // The rare paths were taken: the history was trimmed by every writer that retires keys.
     assert!(recorder("revoke-api-key")
+        .actions()
+        .contains("dynamodb:DeleteItem"));
+    assert!(recorder("roll-api-key")
         .actions()
         .contains("dynamodb:DeleteItem"));
     assert!(recorder("create-api-key")

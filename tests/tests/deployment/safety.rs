@@ -268,9 +268,74 @@ fn each_function_times_out_after_its_budget_and_its_own_deadline() {
     }
 }
 
+/// A policy statement's list of strings (`Action`, a condition's values), one or many.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(one) => vec![one.clone()],
+        Value::Array(list) => list.iter().map(scalar).collect(),
+        other => panic!("not a string or a list: {other}"),
+    }
+}
+
+/// The DynamoDB grant a statement makes, in the terms of `api_tests::permissions::Narrowed`:
+/// (actions, partitions, attributes); `None` for a condition it does not set. Any other
+/// condition fails the test, so that nothing narrows or widens a grant unseen.
+fn dynamodb_grant(
+    id: &str,
+    statement: &Value,
+) -> (
+    BTreeSet<String>,
+    Option<BTreeSet<String>>,
+    Option<BTreeSet<String>>,
+) {
+    let actions: BTreeSet<String> = strings(&statement["Action"]).into_iter().collect();
+    let Some(condition) = statement.get("Condition") else {
+        return (actions, None, None);
+    };
+    let mut seen = BTreeSet::new();
+    let mut take = |operator: &str, key: &str| {
+        let value = &condition[operator][key];
+        (!value.is_null()).then(|| {
+            seen.insert(format!("{operator} {key}"));
+            strings(value).into_iter().collect::<BTreeSet<String>>()
+        })
+    };
+    let partitions = take("ForAllValues:StringLike", "dynamodb:LeadingKeys");
+    let attributes = take("ForAllValues:StringEquals", "dynamodb:Attributes");
+    let return_values = take("StringEqualsIfExists", "dynamodb:ReturnValues");
+    if attributes.is_some() {
+        // Without it, the write could read back every attribute of the item (ALL_OLD).
+        assert_eq!(
+            return_values,
+            Some(BTreeSet::from(["NONE".to_owned()])),
+            "{id}: a grant narrowed to attributes must return none"
+        );
+    } else {
+        assert!(
+            return_values.is_none(),
+            "{id}: ReturnValues without Attributes"
+        );
+    }
+    let all: BTreeSet<String> = condition
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(operator, keys)| {
+            keys.as_object()
+                .unwrap_or_else(|| panic!("{id}: condition {operator}"))
+                .keys()
+                .map(move |key| format!("{operator} {key}"))
+        })
+        .collect();
+    assert_eq!(all, seen, "{id}: conditions");
+    (actions, partitions, attributes)
+}
+
 #[test]
 fn each_function_may_do_exactly_what_its_code_does() {
     let stack = echo_mode();
+    let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let mut checked_narrowed = 0;
     for (binary, (id, function)) in functions(&stack) {
         let role_arn = scalar(&function["Properties"]["Role"]);
         let role = &stack.resource(role_arn.strip_suffix(".Arn").unwrap())["Properties"];
@@ -280,27 +345,21 @@ fn each_function_may_do_exactly_what_its_code_does() {
             "{id}: logs only"
         );
         let mut actions = BTreeSet::new();
-        let partition = api_tests::permissions::PARTITIONS
-            .iter()
-            .find(|(f, _)| *f == binary)
-            .map(|(_, p)| *p);
+        let mut grants = Vec::new();
         for policy in role["Policies"].as_array().into_iter().flatten() {
             for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
                 assert_eq!(statement["Effect"], "Allow");
                 let resource = scalar(&statement["Resource"]);
                 assert!(!resource.contains('*'), "{id}: no wildcard resources");
-                let listed: Vec<String> = match &statement["Action"] {
-                    Value::String(action) => vec![action.clone()],
-                    Value::Array(list) => list.iter().map(scalar).collect(),
-                    other => panic!("{id}: Action {other}"),
-                };
+                let listed = strings(&statement["Action"]);
                 if listed.iter().any(|a| a.starts_with("dynamodb:")) {
-                    let leading =
-                        &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
-                    match partition {
-                        Some(prefix) => assert_eq!(leading, &json!([prefix]), "{id}"),
-                        None => assert!(leading.is_null(), "{id}: PARTITIONS lists it"),
-                    }
+                    assert!(
+                        listed.iter().all(|a| a.starts_with("dynamodb:")),
+                        "{id}: one service per statement"
+                    );
+                    grants.push(dynamodb_grant(id, statement));
+                } else {
+                    assert!(statement.get("Condition").is_none(), "{id}: {statement}");
                 }
                 actions.extend(listed);
             }
@@ -318,5 +377,75 @@ fn each_function_may_do_exactly_what_its_code_does() {
             .map(|a| a.to_string())
             .collect();
         assert_eq!(actions, expected, "{id}");
+
+        // Statement by statement: exactly the narrowed grants listed, or none narrowed at all.
+        let narrowed = api_tests::permissions::narrowed(&binary);
+        if narrowed.is_empty() {
+            for (actions, partitions, attributes) in &grants {
+                assert!(
+                    partitions.is_none() && attributes.is_none(),
+                    "{id}: {actions:?} is narrowed, but NARROWED does not list it"
+                );
+            }
+            continue;
+        }
+        let mut wanted: Vec<_> = narrowed
+            .iter()
+            .map(|n| {
+                (
+                    set(n.actions),
+                    Some(set(n.partitions)),
+                    n.attributes.map(set),
+                )
+            })
+            .collect();
+        wanted.sort();
+        grants.sort();
+        assert_eq!(grants, wanted, "{id}: DynamoDB statements");
+        checked_narrowed += narrowed.len();
     }
+    assert_eq!(
+        checked_narrowed,
+        api_tests::permissions::NARROWED.len(),
+        "every narrowed grant names a deployed function"
+    );
+}
+
+/// The authorizer writes a key's last use and nothing else: its one write grant names
+/// `lastUsedAt` (and the key attributes IAM requires) and reads nothing back.
+#[test]
+fn the_authorizer_may_write_only_a_keys_last_use() {
+    let stack = echo_mode();
+    let (id, authorizer) = functions(&stack)[AUTHORIZER_FUNCTION];
+    let role_arn = scalar(&authorizer["Properties"]["Role"]);
+    let role = &stack.resource(role_arn.strip_suffix(".Arn").unwrap())["Properties"];
+    let writes: Vec<&Value> = role["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|policy| policy["PolicyDocument"]["Statement"].as_array().unwrap())
+        .filter(|statement| {
+            strings(&statement["Action"])
+                .iter()
+                .any(|action| action != "dynamodb:GetItem" && action.starts_with("dynamodb:"))
+        })
+        .collect();
+    assert_eq!(writes.len(), 1, "{id}: one write statement");
+    let write = writes[0];
+    assert_eq!(strings(&write["Action"]), ["dynamodb:UpdateItem"], "{id}");
+    let condition = &write["Condition"];
+    assert_eq!(
+        strings(&condition["ForAllValues:StringEquals"]["dynamodb:Attributes"]),
+        ["PK", "SK", "lastUsedAt"],
+        "{id}: the write may name these attributes only"
+    );
+    assert_eq!(
+        condition["StringEqualsIfExists"]["dynamodb:ReturnValues"], "NONE",
+        "{id}"
+    );
+    assert_eq!(
+        strings(&condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]),
+        ["KEYHASH#*", "MERCHANT#*"],
+        "{id}: lookup records and key items"
+    );
 }
