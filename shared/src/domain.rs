@@ -229,7 +229,7 @@ pub struct KeyRequest {
 /// 10 years ahead. Fractions of a second are dropped (the API shows whole seconds).
 pub fn parse_expiry(raw: &str, now: Timestamp) -> Result<Timestamp, FieldError> {
     let field = "expiresAt";
-    let expires = Timestamp::parse_rfc3339(raw.trim()).ok_or_else(|| {
+    let expires = Timestamp::parse_rfc3339(raw).ok_or_else(|| {
         FieldError::new(
             field,
             "must be an RFC 3339 date-time with a UTC offset, e.g. 2027-01-31T00:00:00Z",

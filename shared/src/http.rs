@@ -380,13 +380,18 @@ pub fn key_id(request: &Request) -> Result<KeyId, ApiError> {
         .ok_or(ApiError::NotFound(Missing::Key))
 }
 
-/// `page`, `limit` and `include`, strictly: unknown, repeated or malformed values are 400.
-pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
-    let mut page = PageRequest {
-        page: 1,
-        limit: 10,
-        include_api_keys: false,
-    };
+/// A float with no fractional part, within `i64`.
+fn whole(value: f64) -> Option<i64> {
+    // 2^63 is exactly representable; every f64 below it in magnitude with no fraction fits.
+    (value.fract() == 0.0 && value.abs() < 9_223_372_036_854_775_808.0).then_some(value as i64)
+}
+
+/// Runs `take` on each query parameter, strictly: a parameter given twice, or one `take` refuses,
+/// is a 400 naming it (every problem at once).
+fn strict_query(
+    request: &Request,
+    mut take: impl FnMut(&str, &str) -> Result<(), FieldError>,
+) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     let mut seen = Vec::new();
     if let Some(params) = request.query_string_parameters_ref() {
@@ -396,34 +401,64 @@ pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
                 continue;
             }
             seen.push(name);
-            match name {
-                // Any page the type holds: one past the end is 200 and empty, and costs no more
-                // than the last page (the store stops at the count).
-                "page" => match value.parse::<u32>() {
-                    Ok(number) if number >= 1 => page.page = number,
-                    _ => errors.push(FieldError::new(
-                        "page",
-                        format!("must be a whole number from 1 to {}", u32::MAX),
-                    )),
-                },
-                "limit" => match value.parse::<u32>() {
-                    Ok(number) if (1..=PAGE_LIMIT_MAX).contains(&number) => page.limit = number,
-                    _ => errors.push(FieldError::new(
-                        "limit",
-                        format!("must be a whole number from 1 to {PAGE_LIMIT_MAX}"),
-                    )),
-                },
-                "include" if value == "apiKeys" => page.include_api_keys = true,
-                "include" => errors.push(FieldError::new("include", "may only be `apiKeys`")),
-                other => errors.push(FieldError::new(other, "is not a known query parameter")),
+            if let Err(error) = take(name, value) {
+                errors.push(error);
             }
         }
     }
     if errors.is_empty() {
-        Ok(page)
+        Ok(())
     } else {
         Err(ApiError::Validation(errors))
     }
+}
+
+fn unknown_parameter(name: &str) -> FieldError {
+    FieldError::new(name, "is not a known query parameter")
+}
+
+/// For the routes that take no query parameter: any is 400, so a typo never silently does
+/// nothing.
+pub fn no_query(request: &Request) -> Result<(), ApiError> {
+    strict_query(request, |name, _| Err(unknown_parameter(name)))
+}
+
+/// `page`, `limit` and `include`, strictly: unknown, repeated or malformed values are 400.
+pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
+    let mut page = PageRequest {
+        page: 1,
+        limit: 10,
+        include_api_keys: false,
+    };
+    strict_query(request, |name, value| {
+        match name {
+            // Any page the type holds: one past the end is 200 and empty, and costs no more
+            // than the last page (the store stops at the count).
+            "page" => match value.parse::<u32>() {
+                Ok(number) if number >= 1 => page.page = number,
+                _ => {
+                    return Err(FieldError::new(
+                        "page",
+                        format!("must be a whole number from 1 to {}", u32::MAX),
+                    ))
+                }
+            },
+            "limit" => match value.parse::<u32>() {
+                Ok(number) if (1..=PAGE_LIMIT_MAX).contains(&number) => page.limit = number,
+                _ => {
+                    return Err(FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {PAGE_LIMIT_MAX}"),
+                    ))
+                }
+            },
+            "include" if value == "apiKeys" => page.include_api_keys = true,
+            "include" => return Err(FieldError::new("include", "may only be `apiKeys`")),
+            other => return Err(unknown_parameter(other)),
+        }
+        Ok(())
+    })?;
+    Ok(page)
 }
 
 /// `limit` and `startingAfter` of an events page, strictly: unknown, repeated or malformed
@@ -433,41 +468,31 @@ pub fn events_request(request: &Request) -> Result<EventsRequest, ApiError> {
         limit: EVENTS_LIMIT_DEFAULT,
         starting_after: None,
     };
-    let mut errors = Vec::new();
-    let mut seen = Vec::new();
-    if let Some(params) = request.query_string_parameters_ref() {
-        for (name, value) in params.iter() {
-            if seen.contains(&name) {
-                errors.push(FieldError::new(name, "must be given at most once"));
-                continue;
-            }
-            seen.push(name);
-            match name {
-                "limit" => match value.parse::<u32>() {
-                    Ok(number) if (1..=EVENTS_LIMIT_MAX).contains(&number) => page.limit = number,
-                    _ => errors.push(FieldError::new(
+    strict_query(request, |name, value| {
+        match name {
+            "limit" => match value.parse::<u32>() {
+                Ok(number) if (1..=EVENTS_LIMIT_MAX).contains(&number) => page.limit = number,
+                _ => {
+                    return Err(FieldError::new(
                         "limit",
                         format!("must be a whole number from 1 to {EVENTS_LIMIT_MAX}"),
-                    )),
-                },
-                "startingAfter" => match uuid::Uuid::try_parse(value) {
-                    Ok(id) if id.hyphenated().to_string() == value => {
-                        page.starting_after = Some(id)
-                    }
-                    _ => errors.push(FieldError::new(
+                    ))
+                }
+            },
+            "startingAfter" => match uuid::Uuid::try_parse(value) {
+                Ok(id) if id.hyphenated().to_string() == value => page.starting_after = Some(id),
+                _ => {
+                    return Err(FieldError::new(
                         "startingAfter",
                         "must be the id of an event from a previous page",
-                    )),
-                },
-                other => errors.push(FieldError::new(other, "is not a known query parameter")),
-            }
+                    ))
+                }
+            },
+            other => return Err(unknown_parameter(other)),
         }
-    }
-    if errors.is_empty() {
-        Ok(page)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+        Ok(())
+    })?;
+    Ok(page)
 }
 
 /// A page of an application's events.
@@ -550,16 +575,21 @@ impl JsonObject {
         }
     }
 
-    /// A JSON integer (not `1.5`, not `"1"`); `None` after recording a problem.
+    /// A JSON integer, `3600.0` included (not `1.5`, not `"1"`); `None` after recording a
+    /// problem.
     pub fn required_integer(&mut self, field: &str) -> Option<i64> {
         match self.fields.remove(field) {
-            Some(Value::Number(number)) => match number.as_i64() {
-                Some(value) => Some(value),
-                None => {
-                    self.error(field, "must be a whole number");
-                    None
+            // JSON does not tell 3600 from 3600.0 (JSON Schema counts both as integers), and
+            // some clients serialise every number as a float.
+            Some(Value::Number(number)) => {
+                match number.as_i64().or_else(|| whole(number.as_f64()?)) {
+                    Some(value) => Some(value),
+                    None => {
+                        self.error(field, "must be a whole number");
+                        None
+                    }
                 }
-            },
+            }
             None | Some(Value::Null) => {
                 self.error(field, "is required");
                 None

@@ -480,9 +480,7 @@ impl Call {
     }
 
     pub fn list(query: &str) -> Self {
-        let mut call = Self::new("GET", "/api/v1/applications", "/api/v1/applications");
-        call.query = query.to_owned();
-        call
+        Self::new("GET", "/api/v1/applications", "/api/v1/applications").query(query)
     }
 
     pub fn set_status(app: &str, body: Value) -> Self {
@@ -553,6 +551,12 @@ impl Call {
         .param("id", app);
         call.query = query.to_owned();
         call
+    }
+
+    /// The raw query string (`a=1&b=2`).
+    pub fn query(mut self, query: &str) -> Self {
+        self.query = query.to_owned();
+        self
     }
 
     pub fn param(mut self, name: &'static str, value: &str) -> Self {

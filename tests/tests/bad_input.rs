@@ -434,6 +434,49 @@ async fn every_bad_input_is_a_4xx_problem_and_writes_nothing() {
             "validation_failed",
             Some("page"),
         ),
+        // The routes that take no query parameter refuse any.
+        case(
+            "query parameter on create application",
+            create_app("{\"name\": \"New\"}").query("dryRun=true"),
+            400,
+            "validation_failed",
+            Some("dryRun"),
+        ),
+        case(
+            "query parameter on set status",
+            status_call("{\"isEnabled\": false}").query("force=1"),
+            400,
+            "validation_failed",
+            Some("force"),
+        ),
+        case(
+            "query parameter on create key",
+            key_call("{\"description\": \"d\"}").query("expand=all"),
+            400,
+            "validation_failed",
+            Some("expand"),
+        ),
+        case(
+            "query parameter on revoke",
+            Call::revoke_key(&app, &key).query("reason=leak"),
+            400,
+            "validation_failed",
+            Some("reason"),
+        ),
+        case(
+            "query parameter on get application",
+            Call::get_application(&app).query("include=apiKeys"),
+            400,
+            "validation_failed",
+            Some("include"),
+        ),
+        case(
+            "query parameter on roll",
+            Call::roll_key(&app, &key, json!({"expiresInSeconds": 60})).query("at=now"),
+            400,
+            "validation_failed",
+            Some("at"),
+        ),
     ];
 
     for Case {

@@ -157,6 +157,8 @@ async fn a_bad_expiry_is_a_400_naming_expires_at_and_writes_nothing() {
         json!("2030-01-01"),
         json!("2030-01-01T00:00:00"),
         json!("tomorrow"),
+        // RFC 3339 has no surrounding white space.
+        json!(format!(" {} ", now.plus_seconds(HOUR).to_rfc3339())),
         json!(1_900_000_000),
         json!(true),
     ] {
@@ -328,7 +330,17 @@ async fn a_roll_window_is_a_whole_number_of_seconds_up_to_seven_days() {
         );
     }
     assert_eq!(t.snapshot().await, before);
-    assert_eq!(t.roll_key(MERCHANT, &app, &key, 604_800).await.status, 201);
+    // 3600.0 is the whole number 3600 (JSON Schema's `integer` too).
+    let whole = t
+        .send(
+            Call::roll_key(&app, &key, json!({"expiresInSeconds": 3600.0}))
+                .merchant(MERCHANT)
+                .into(),
+        )
+        .await;
+    assert_eq!(whole.status, 201, "{}", whole.body);
+    let next = whole.text("id");
+    assert_eq!(t.roll_key(MERCHANT, &app, &next, 604_800).await.status, 201);
 }
 
 #[tokio::test]

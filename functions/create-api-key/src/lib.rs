@@ -16,6 +16,7 @@ pub async fn handler(
 ) -> Result<Response<Body>, Error> {
     http::respond(&request, async {
         let merchant = http::merchant(&request, &api.config.merchant_claim)?;
+        http::no_query(&request)?;
         let application_id = http::application_id(&request)?;
         let now = api.store.clock().now();
         let KeyRequest { description, expires_at } = http::new_api_key(&request, now)?;

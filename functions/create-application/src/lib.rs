@@ -11,6 +11,7 @@ use lambda_http::{Body, Error, Request, Response};
 pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
     http::respond(&request, async {
         let merchant = http::merchant(&request, &api.config.merchant_claim)?;
+        http::no_query(&request)?;
         let new = http::new_application(&request)?;
         let claim = idempotency::claim(&request, api.store.clock().now())?;
         let render = |application: &Application| Answer {

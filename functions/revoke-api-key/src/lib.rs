@@ -8,6 +8,7 @@ use lambda_http::{Body, Error, Request, Response};
 pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
     http::respond(&request, async {
         let merchant = http::merchant(&request, &api.config.merchant_claim)?;
+        http::no_query(&request)?;
         let application_id = http::application_id(&request)?;
         let key_id = http::key_id(&request)?;
         api.store

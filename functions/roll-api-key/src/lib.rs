@@ -17,6 +17,7 @@ pub async fn handler(
 ) -> Result<Response<Body>, Error> {
     http::respond(&request, async {
         let merchant = http::merchant(&request, &api.config.merchant_claim)?;
+        http::no_query(&request)?;
         let application_id = http::application_id(&request)?;
         let key_id = http::key_id(&request)?;
         let grace_seconds = http::roll_request(&request)?;
