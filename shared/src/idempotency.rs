@@ -223,6 +223,30 @@ pub fn replay(
     Ok(response)
 }
 
+/// A request refused before the store was asked (400 `validation_failed`): if its key holds a
+/// live record of this same request, that record answers it. The request was valid when first
+/// sent; an `expiresAt` that has passed since (or a rule tightened since) must not turn a retry
+/// after a lost response into a refusal. Costs one read, on this path only; otherwise, and if
+/// the store cannot answer, the refusal stands.
+pub async fn replay_if_recorded(
+    store: &crate::Store,
+    merchant: &crate::domain::MerchantId,
+    request: &Request,
+    pepper: Option<&Pepper>,
+    refusal: ApiError,
+) -> Result<Response<Body>, ApiError> {
+    if !matches!(refusal, ApiError::Validation(_)) {
+        return Err(refusal);
+    }
+    let Ok(Some(claim)) = claim(request, store.clock().now()) else {
+        return Err(refusal);
+    };
+    match store.recorded_response(merchant, &claim).await {
+        Ok(Some(recorded)) => replay(&recorded, &claim, pepper),
+        _ => Err(refusal),
+    }
+}
+
 /// After a refusal the contract keeps (a 4xx of the store): records it under the key, or, if
 /// another request's record holds the key, answers that instead.
 pub async fn refused(

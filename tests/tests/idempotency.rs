@@ -282,6 +282,29 @@ impl aws_sdk_dynamodb::config::Intercept for FailTransactions {
 }
 
 #[tokio::test]
+async fn a_retry_whose_expiry_has_passed_since_replays_the_created_key() {
+    let t = TestApi::new().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let expires = t.clock.now().plus_seconds(60).to_rfc3339();
+    let create = |key: &str| {
+        Call::create_key(&app, json!({"description": "short", "expiresAt": expires}))
+            .idempotency_key(key)
+    };
+    let first = send(&t, create("lost-response"), MERCHANT).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    // The response was lost; the client retries two minutes later, when the same body's
+    // expiresAt is in the past: the key it created is the answer, not a 400.
+    t.clock.advance(120);
+    let retry = send(&t, create("lost-response"), MERCHANT).await;
+    assert_replay_of(&retry, &first);
+    assert_eq!(retry.text("fullKey"), first.text("fullKey"));
+    // Without a record of this request, the body is what it is: 400.
+    send(&t, create("never-sent"), MERCHANT)
+        .await
+        .assert_problem(400, "validation_failed");
+}
+
+#[tokio::test]
 async fn a_record_is_ignored_after_24_hours() {
     let t = TestApi::new().await;
     assert_eq!(

@@ -19,7 +19,13 @@ pub async fn handler(
         http::no_query(&request)?;
         let application_id = http::application_id(&request)?;
         let now = api.store.clock().now();
-        let KeyRequest { description, expires_at } = http::new_api_key(&request, now)?;
+        let KeyRequest { description, expires_at } = match http::new_api_key(&request, now) {
+            Ok(parsed) => parsed,
+            Err(invalid) => {
+                return idempotency::replay_if_recorded(&api.store, &merchant, &request, Some(pepper), invalid)
+                    .await
+            }
+        };
         let claim = idempotency::claim(&request, now)?;
         let full_key = FullKey::generate(api.config.key_mode);
         // The store gets what it keeps, never the key itself (an idempotency record keeps it

@@ -12,7 +12,15 @@ pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Erro
     http::respond(&request, async {
         let merchant = http::merchant(&request, &api.config.merchant_claim)?;
         http::no_query(&request)?;
-        let new = http::new_application(&request)?;
+        let new = match http::new_application(&request) {
+            Ok(new) => new,
+            Err(invalid) => {
+                return idempotency::replay_if_recorded(
+                    &api.store, &merchant, &request, None, invalid,
+                )
+                .await
+            }
+        };
         let claim = idempotency::claim(&request, api.store.clock().now())?;
         let render = |application: &Application| Answer {
             status: StatusCode::CREATED,

@@ -20,7 +20,19 @@ pub async fn handler(
         http::no_query(&request)?;
         let application_id = http::application_id(&request)?;
         let key_id = http::key_id(&request)?;
-        let grace_seconds = http::roll_request(&request)?;
+        let grace_seconds = match http::roll_request(&request) {
+            Ok(seconds) => seconds,
+            Err(invalid) => {
+                return idempotency::replay_if_recorded(
+                    &api.store,
+                    &merchant,
+                    &request,
+                    Some(pepper),
+                    invalid,
+                )
+                .await
+            }
+        };
         let claim = idempotency::claim(&request, api.store.clock().now())?;
         let full_key = FullKey::generate(api.config.key_mode);
         // The store gets what it keeps, never the key itself.

@@ -172,6 +172,16 @@ impl Store {
         response_from_item(&item).map(Some)
     }
 
+    /// The response recorded for `claim`'s key, read on its own (see
+    /// `idempotency::replay_if_recorded`); `IdempotencyKeyReused` if it answers another request.
+    pub async fn recorded_response(
+        &self,
+        merchant: &MerchantId,
+        claim: &IdempotencyClaim,
+    ) -> Result<Option<StoredResponse>, StoreError> {
+        self.recorded(merchant, claim, &self.attempts()).await
+    }
+
     /// After a transaction was cancelled on its idempotency record: the record that holds the
     /// key, to replay, or (if it expired meanwhile) `None` after a backoff, to try again.
     pub(super) async fn replay_or_retry(
