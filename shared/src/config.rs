@@ -185,6 +185,33 @@ pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
     Vars(&|name: &str| std::env::var(name).ok()).required(name)
 }
 
+/// `SECRET_SCANNING_KEYS_URL`, GitHub's by default: `https://`, or `http://` to a loopback host
+/// (a local signer; a report's authenticity must never hang on an unencrypted fetch).
+pub fn secret_scanning_keys_url(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    const NAME: &str = "SECRET_SCANNING_KEYS_URL";
+    let Some(url) = Vars(&lookup).optional(NAME) else {
+        return Ok(crate::secret_scanning::KEYS_URL_DEFAULT.to_owned());
+    };
+    let url = url.trim().to_owned();
+    let loopback = [
+        "http://127.0.0.1:",
+        "http://127.0.0.1/",
+        "http://localhost:",
+        "http://localhost/",
+        "http://[::1]:",
+    ];
+    if url.starts_with("https://") || loopback.iter().any(|prefix| url.starts_with(prefix)) {
+        Ok(url)
+    } else {
+        Err(ConfigError::Invalid {
+            name: NAME,
+            reason: "must be an https:// URL (or http:// to 127.0.0.1 or localhost)".into(),
+        })
+    }
+}
+
 struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
@@ -240,6 +267,36 @@ mod tests {
         assert_eq!(config.merchant_claim, "merchant_id");
         assert_eq!(config.limits, Limits::default());
         assert_eq!(config.key_mode, KeyMode::Live);
+    }
+
+    #[test]
+    fn the_keys_url_is_githubs_https_or_a_loopback_signer() {
+        let url =
+            |value: &str| secret_scanning_keys_url(lookup(&[("SECRET_SCANNING_KEYS_URL", value)]));
+        assert_eq!(
+            secret_scanning_keys_url(lookup(&[])).unwrap(),
+            "https://api.github.com/meta/public_keys/secret_scanning"
+        );
+        assert_eq!(url("").unwrap(), crate::secret_scanning::KEYS_URL_DEFAULT);
+        for good in [
+            "https://keys.example/secret",
+            "http://127.0.0.1:8123/keys",
+            "http://localhost:9/k",
+        ] {
+            assert_eq!(url(good).unwrap(), good);
+        }
+        for bad in [
+            "http://keys.example/k",
+            "http://127.0.0.1.evil.example/k",
+            "ftp://x",
+            "keys",
+        ] {
+            let err = url(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("SECRET_SCANNING_KEYS_URL"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::error::{ErrorChain, FieldError, StoreError};
 use crate::json::{self, JsonError};
+use crate::secret_scanning::SignatureError;
 use crate::store::MAX_GRACE_SECONDS;
 use crate::time::Timestamp;
 
@@ -24,6 +25,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// What a function's 401 answers in `WWW-Authenticate`: the scheme, exactly as the contract
 /// writes it. (RFC 6750 §3 would add `error="invalid_token"`; the problem body says why.)
 pub const WWW_AUTHENTICATE_BEARER: &str = "Bearer";
+/// The leaked-key report route authenticates its caller by a signature over the body.
+pub const WWW_AUTHENTICATE_SIGNATURE: &str = "Signature realm=\"github-secret-scanning\"";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -34,7 +37,10 @@ pub enum ApiError {
     #[error("{0:?} not found")]
     NotFound(Missing),
     #[error("payload too large")]
-    PayloadTooLarge,
+    PayloadTooLarge { max: usize },
+    /// A leaked-key report whose signature is missing, malformed, unknown or wrong.
+    #[error("report signature refused: {0}")]
+    BadSignature(SignatureError),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The handler's own deadline passed (`deadline::Deadline`): answered before Lambda's timeout.
@@ -88,11 +94,23 @@ impl ApiError {
                 "The token does not identify a merchant.".into(),
             ),
             Self::NotFound(what) => not_found(*what),
-            Self::PayloadTooLarge => (
+            Self::PayloadTooLarge { max } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "Payload too large",
-                format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+                format!("The request body must be at most {max} bytes."),
+            ),
+            Self::BadSignature(SignatureError::KeysUnavailable) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "Temporarily unavailable",
+                "The signing keys could not be fetched to check the report; nothing was revoked; retry it.".into(),
+            ),
+            Self::BadSignature(why) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "Invalid signature",
+                format!("The report was not accepted ({why}): it must be signed with a current secret-scanning key; nothing was revoked."),
             ),
             Self::Store(S::NameTaken) => (
                 StatusCode::CONFLICT,
@@ -202,9 +220,13 @@ impl ApiError {
         );
         if status == StatusCode::UNAUTHORIZED {
             // RFC 9110 §15.5.2: a 401 names the scheme to authenticate with; RFC 6750 §3 adds why.
+            let challenge = match self {
+                Self::BadSignature(_) => WWW_AUTHENTICATE_SIGNATURE,
+                _ => WWW_AUTHENTICATE_BEARER,
+            };
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(WWW_AUTHENTICATE_BEARER),
+                HeaderValue::from_static(challenge),
             );
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -513,7 +535,9 @@ impl JsonObject {
     pub fn parse(request: &Request) -> Result<Self, ApiError> {
         let bytes: &[u8] = request.body().as_ref();
         if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(ApiError::PayloadTooLarge {
+                max: MAX_BODY_BYTES,
+            });
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::invalid("body", "a JSON object is required"));
@@ -755,7 +779,12 @@ mod tests {
             .to_str()
             .unwrap();
         assert_eq!(challenge, "Bearer");
-        for other in [ApiError::NotFound(Missing::Key), ApiError::PayloadTooLarge] {
+        for other in [
+            ApiError::NotFound(Missing::Key),
+            ApiError::PayloadTooLarge {
+                max: MAX_BODY_BYTES,
+            },
+        ] {
             assert!(other
                 .into_response("r")
                 .headers()

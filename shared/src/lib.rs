@@ -14,6 +14,7 @@ pub mod http;
 pub mod idempotency;
 pub mod json;
 pub mod routes;
+pub mod secret_scanning;
 pub mod store;
 pub mod telemetry;
 pub mod text;

@@ -9,6 +9,9 @@ pub enum Guard {
     Jwt,
     /// The API-key Lambda authorizer (`functions/authorizer`).
     ApiKey,
+    /// No gateway authorizer: the function authenticates the caller by a signature over the
+    /// body (GitHub's secret-scanning reports).
+    Signature,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +52,7 @@ impl Route {
     pub fn required_scopes<'a>(&self, scopes: &'a Scopes) -> Vec<&'a str> {
         match self.guard {
             Guard::Jwt => scopes.required(self.access()),
-            Guard::ApiKey => Vec::new(),
+            Guard::ApiKey | Guard::Signature => Vec::new(),
         }
     }
 
@@ -185,6 +188,12 @@ pub const ROUTES: &[Route] = &[
         path: "/api/v1/applications/{id}/api-keys/{keyId}/roll",
         function: "roll-api-key",
         guard: Guard::Jwt,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/secret-scanning/reports",
+        function: "report-leaked-keys",
+        guard: Guard::Signature,
     },
     Route {
         method: "ANY",

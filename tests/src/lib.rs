@@ -209,22 +209,36 @@ impl TestApi {
     /// Dispatches an event to the function that serves its route, through the same route table
     /// and in-process dispatch the local gateway uses.
     pub async fn send(&self, request: Request) -> TestResponse {
+        self.send_to(&self.functions(), request).await
+    }
+
+    /// [`TestApi::send`], to functions that live across requests (e.g. with a leaked-key report
+    /// function whose signing keys come from a test server, and whose cache must persist).
+    pub async fn send_to(
+        &self,
+        functions: &local_gateway::Functions,
+        request: Request,
+    ) -> TestResponse {
         let route_key = route_key(&request);
         let route = appkeys::routes::ROUTES
             .iter()
             .find(|r| r.route_key() == route_key)
             .unwrap_or_else(|| panic!("no route {route_key}"));
         let method = request.method().as_str().to_owned();
-        let response = self.functions().invoke(route.function, request).await;
+        let response = functions.invoke(route.function, request).await;
         let response =
             TestResponse::from(response.expect("handlers always answer with a response"));
         openapi::assert_documented(&method, route.path, &response);
         if response.status == 401 {
             // RFC 9110 §15.5.2: every 401 a function answers names the scheme.
+            let scheme = match route.guard {
+                appkeys::routes::Guard::Signature => "Signature",
+                _ => "Bearer",
+            };
             assert!(
                 response
                     .header("www-authenticate")
-                    .is_some_and(|challenge| challenge.starts_with("Bearer")),
+                    .is_some_and(|challenge| challenge.starts_with(scheme)),
                 "{method} {} answered 401 without WWW-Authenticate: Bearer",
                 route.path
             );
@@ -542,6 +556,20 @@ impl Call {
         self.header("idempotency-key", key)
     }
 
+    /// `POST /api/v1/secret-scanning/reports` with `body`, signed by `signer` (as GitHub signs).
+    pub fn leak_report(body: &str, signer: &local_gateway::signer::Signer) -> Self {
+        Self::unsigned_leak_report(body)
+            .header("github-public-key-identifier", &signer.identifier)
+            .header("github-public-key-signature", &signer.sign(body.as_bytes()))
+    }
+
+    pub fn unsigned_leak_report(body: &str) -> Self {
+        const ROUTE: &str = "/api/v1/secret-scanning/reports";
+        Self::new("POST", ROUTE, ROUTE)
+            .body(body)
+            .header("user-agent", "GitHub-Hookshot/044aadd")
+    }
+
     pub fn events(app: &str, query: &str) -> Self {
         let mut call = Self::new(
             "GET",
@@ -643,6 +671,19 @@ impl Call {
         context["http"]["sourceIp"] = json!("203.0.113.7");
         context["http"]["userAgent"] = user_agent;
         context["authorizer"]["jwt"]["claims"] = json!(self.claims);
+        let unguarded = appkeys::routes::ROUTES.iter().any(|route| {
+            route.route_key() == route_key && route.guard == appkeys::routes::Guard::Signature
+        });
+        if unguarded {
+            // No authorizer in front: API Gateway passes no authorizer context, and the caller
+            // (GitHub) sends no Authorization header.
+            if let Some(context) = context.as_object_mut() {
+                context.remove("authorizer");
+            }
+            if let Some(headers) = event["headers"].as_object_mut() {
+                headers.remove("authorization");
+            }
+        }
         event["body"] = match &self.body {
             Some(body) => json!(body),
             None => Value::Null,

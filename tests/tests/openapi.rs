@@ -50,6 +50,7 @@ fn each_operation_names_the_security_of_its_guard_and_its_path_parameters() {
         let scheme = match route.guard {
             Guard::Jwt => "merchantJwt",
             Guard::ApiKey => "apiKey",
+            Guard::Signature => "githubSignature",
         };
         assert_eq!(
             operation["security"],

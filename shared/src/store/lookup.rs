@@ -121,6 +121,31 @@ impl Store {
         }
     }
 
+    /// The lookup records of many keys (a leaked-key report's), aligned with `hashes`: `None`
+    /// for a key that is not ours. Strongly consistent, in `BatchGetItem`s of 100 distinct keys,
+    /// not one request per key.
+    pub async fn find_key_lookups(
+        &self,
+        hashes: &[KeyHash],
+    ) -> Result<Vec<Option<KeyLookup>>, StoreError> {
+        let pks: Vec<String> = hashes.iter().map(lookup_pk).collect();
+        let mut distinct: Vec<(&str, &str)> =
+            pks.iter().map(|pk| (pk.as_str(), LOOKUP_SK)).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let found = self
+            .get_consistent_keys(&distinct, &mut self.attempts())
+            .await?;
+        pks.iter()
+            .map(|pk| {
+                found
+                    .get(&(pk.clone(), LOOKUP_SK.to_owned()))
+                    .map(KeyLookup::from_item)
+                    .transpose()
+            })
+            .collect()
+    }
+
     /// The authorizer's only read: one strongly consistent GetItem.
     pub async fn find_key_lookup(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, StoreError> {
         let output = self

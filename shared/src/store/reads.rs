@@ -13,6 +13,9 @@ use super::transaction::{Attempts, Retry};
 use super::Store;
 use crate::error::StoreError;
 
+/// `BatchGetItem` takes at most 100 keys.
+pub const BATCH_GET_MAX: usize = 100;
+
 impl Store {
     /// One item, read strongly consistently.
     pub(super) async fn get_consistent(
@@ -33,50 +36,74 @@ impl Store {
     }
 
     /// A few items of one partition in one `BatchGetItem`, strongly consistent, by sort key.
-    /// Keys DynamoDB leaves unprocessed (under load) are asked again after a backoff. Unlike a
-    /// transactional read, this never fails for a conflict with a concurrent transaction; the
-    /// writers condition their transactions on what they read, so no snapshot is needed.
+    /// Unlike a transactional read, this never fails for a conflict with a concurrent
+    /// transaction; the writers condition their transactions on what they read, so no snapshot
+    /// is needed.
     pub(super) async fn get_consistent_many(
         &self,
         pk: &str,
         sort_keys: &[&str],
         attempts: &mut Attempts,
     ) -> Result<HashMap<String, Item>, StoreError> {
-        let mut found = HashMap::with_capacity(sort_keys.len());
-        let mut wanted = KeysAndAttributes::builder().consistent_read(true);
-        for sk in sort_keys {
-            wanted = wanted.keys(Item::from([
-                (PK.to_owned(), string_value(pk)),
-                (SK.to_owned(), string_value(*sk)),
-            ]));
-        }
-        let mut wanted = wanted.build().map_err(build_error)?;
-        loop {
-            let read = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, wanted)
-                .send();
-            let output = attempts.bounded(read).await?.map_err(sdk_error)?;
-            for item in output
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                found.insert(get_string(&item, SK)?.to_owned(), item);
+        let keys: Vec<(&str, &str)> = sort_keys.iter().map(|sk| (pk, *sk)).collect();
+        let found = self.get_consistent_keys(&keys, attempts).await?;
+        Ok(found
+            .into_iter()
+            .map(|((_, sk), item)| (sk, item))
+            .collect())
+    }
+
+    /// Items of any partitions, strongly consistent, by `(PK, SK)`: `BatchGetItem`s of at most
+    /// [`BATCH_GET_MAX`] keys, one after the other; keys DynamoDB leaves unprocessed (under
+    /// load) are asked again after a backoff. The keys must be distinct (DynamoDB refuses a batch
+    /// with duplicates).
+    pub(super) async fn get_consistent_keys(
+        &self,
+        keys: &[(&str, &str)],
+        attempts: &mut Attempts,
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for batch in keys.chunks(BATCH_GET_MAX) {
+            let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+            for (pk, sk) in batch {
+                wanted = wanted.keys(Item::from([
+                    (PK.to_owned(), string_value(*pk)),
+                    (SK.to_owned(), string_value(*sk)),
+                ]));
             }
-            match output
-                .unprocessed_keys
-                .and_then(|mut left| left.remove(&self.table))
-            {
-                Some(left) if !left.keys().is_empty() => {
-                    wanted = left;
-                    attempts.wait(Retry::Unprocessed).await?;
+            let mut wanted = wanted.build().map_err(build_error)?;
+            loop {
+                let read = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, wanted)
+                    .send();
+                let output = attempts.bounded(read).await?.map_err(sdk_error)?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    let key = (
+                        get_string(&item, PK)?.to_owned(),
+                        get_string(&item, SK)?.to_owned(),
+                    );
+                    found.insert(key, item);
                 }
-                _ => return Ok(found),
+                match output
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&self.table))
+                {
+                    Some(left) if !left.keys().is_empty() => {
+                        wanted = left;
+                        attempts.wait(Retry::Unprocessed).await?;
+                    }
+                    _ => break,
+                }
             }
         }
+        Ok(found)
     }
 
     /// Follows `LastEvaluatedKey` until the query is exhausted or `enough` items have come.

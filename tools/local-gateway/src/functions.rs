@@ -1,15 +1,21 @@
 //! The functions, in-process: the same handlers the Lambda binaries run, with dependencies
 //! built once, dispatched by function name as API Gateway's integrations are.
 
+use std::sync::Arc;
+
 use appkeys::api_key::Pepper;
 use appkeys::authorize::KeyVerifier;
+use appkeys::secret_scanning::{PublicKeys, KEYS_URL_DEFAULT};
 use appkeys::Api;
 use lambda_http::{Body, Request, Response};
+use report_leaked_keys::Scanner;
 
 pub struct Functions {
     pub api: Api,
     pub pepper: Pepper,
     pub verifier: KeyVerifier,
+    /// The leaked-key report function, with its instance's cache of GitHub's signing keys.
+    pub scanner: Arc<Scanner>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -19,11 +25,27 @@ pub struct UnknownFunction(pub String);
 impl Functions {
     pub fn new(api: Api, pepper: Pepper) -> Self {
         let verifier = KeyVerifier::new(api.store.clone(), pepper.clone(), api.config.key_mode);
+        let scanner = Arc::new(Scanner {
+            api: api.clone(),
+            pepper: pepper.clone(),
+            signing_keys: PublicKeys::new(KEYS_URL_DEFAULT),
+        });
         Self {
             api,
             pepper,
             verifier,
+            scanner,
         }
+    }
+
+    /// Leaked-key reports checked against the keys at `url` (`SECRET_SCANNING_KEYS_URL`).
+    pub fn with_signing_keys(mut self, signing_keys: PublicKeys) -> Self {
+        self.scanner = Arc::new(Scanner {
+            api: self.api.clone(),
+            pepper: self.pepper.clone(),
+            signing_keys,
+        });
+        self
     }
 
     /// Runs the named HTTP function on an API Gateway payload-2.0 request. Each handler's future
@@ -48,6 +70,9 @@ impl Functions {
             "list-events" => Box::pin(list_events::handler(&self.api, request)).await,
             "roll-api-key" => {
                 Box::pin(roll_api_key::handler(&self.api, &self.pepper, request)).await
+            }
+            "report-leaked-keys" => {
+                Box::pin(report_leaked_keys::handler(&self.scanner, request)).await
             }
             "payments-echo" => Box::pin(payments_echo::handler(request)).await,
             other => Err(Box::new(UnknownFunction(other.to_owned()))),

@@ -11,6 +11,7 @@ pub mod cors;
 pub mod dev_secret;
 pub mod functions;
 pub mod jwt;
+pub mod signer;
 pub mod stream;
 pub mod subscriber;
 
@@ -114,6 +115,8 @@ impl Gateway {
                 }
                 None => return message(StatusCode::UNAUTHORIZED, "Unauthorized"),
             },
+            // The function checks the caller's signature itself.
+            Guard::Signature => Value::Null,
             Guard::ApiKey => {
                 // The identity source is the Authorization header: without it API Gateway
                 // answers 401 and does not call the authorizer.
@@ -386,7 +389,9 @@ pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
     let config = appkeys::Config::from_env()?;
     let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
     let pepper = appkeys::aws::pepper_from_env(&sdk).await?;
-    let functions = Functions::new(appkeys::Api::new(config, &sdk), pepper);
+    let keys_url = appkeys::config::secret_scanning_keys_url(|name| std::env::var(name).ok())?;
+    let functions = Functions::new(appkeys::Api::new(config, &sdk), pepper)
+        .with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys_url));
     Ok(Gateway {
         functions,
         jwt: JwtSettings::from_env(),

@@ -1,0 +1,25 @@
+use appkeys::aws::{pepper_from_env, sdk_config, Budget};
+use appkeys::config::secret_scanning_keys_url;
+use appkeys::failure::at_start;
+use appkeys::secret_scanning::PublicKeys;
+use appkeys::{Api, Config};
+use lambda_http::{run, service_fn, Error};
+use report_leaked_keys::Scanner;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    appkeys::telemetry::init();
+    let config = at_start(Config::from_env()).await?;
+    let keys_url = at_start(secret_scanning_keys_url(|name| std::env::var(name).ok())).await?;
+    let sdk = sdk_config(Budget::MANAGEMENT).await;
+    let pepper = at_start(pepper_from_env(&sdk).await).await?;
+    let scanner = Scanner {
+        api: Api::new(config, &sdk),
+        pepper,
+        signing_keys: PublicKeys::new(&keys_url),
+    };
+    run(service_fn(|request| {
+        report_leaked_keys::handler(&scanner, request)
+    }))
+    .await
+}
