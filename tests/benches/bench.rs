@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 
 use api_tests::runtime_api::{KillOnDrop, RuntimeApi};
 use api_tests::{generated_key, sdk, Call, TestApi};
+use appkeys::api_key::{FullKey, KeyMode};
 use appkeys::aws::{Budget, RequestCounter};
 use appkeys::config::Limits;
 use appkeys::domain::{ApplicationId, ApplicationName, MerchantId, NewApplication};
+use appkeys::secret_scanning::PublicKeys;
 use appkeys::store::test_util::{
     create_application_transaction_items, create_key_transaction_items, lookup_record_key,
 };
@@ -24,6 +26,7 @@ use appkeys::Store;
 use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use local_gateway::signer::{keys_document, KeysServer, Signer};
 use serde_json::{json, Value};
 
 struct Sizes {
@@ -382,6 +385,102 @@ async fn write_chunk(
         keys.handler_idempotent
             .push(handler("create-api-key", keyed).await);
     }
+}
+
+/// Part 6: a leaked-key report of 1,000 well-formed tokens, some of them keys of ours that still
+/// work (in applications of 10 keys), the rest unknown, through the handler (signature check
+/// included, GitHub's keys already cached as on a warm instance): time and DynamoDB requests.
+async fn leak_report(sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) {
+    const TOKENS: usize = 1000;
+    let t = bench_table().await;
+    let active = if sizes.smoke { 20 } else { 100 };
+    let mut tokens = Vec::with_capacity(TOKENS);
+    for application in 0..active / 10 {
+        let app = t
+            .create_application_named("m_leaks", &format!("leaky {application}"))
+            .await;
+        for _ in 0..10 {
+            tokens.push(
+                t.create_key("m_leaks", &app, "leaked")
+                    .await
+                    .text("fullKey"),
+            );
+        }
+    }
+    while tokens.len() < TOKENS {
+        tokens.push(FullKey::generate(KeyMode::Live).expose_secret().to_owned());
+    }
+    let body = serde_json::Value::Array(
+        tokens
+            .iter()
+            .map(|token| json!({"token": token, "type": "appkeys_api_key", "url": "https://github.com/o/r/blob/main/.env", "source": "content"}))
+            .collect(),
+    )
+    .to_string();
+
+    let signer = Signer::generate("bench-key");
+    let keys = KeysServer::start(keys_document(&[&signer])).await;
+    let requests = RequestCounter::default();
+    let store = Store::new(
+        requests.dynamodb_client(&sdk(Budget::MANAGEMENT).await),
+        t.store().table(),
+        t.api.config.limits,
+    );
+    let functions = local_gateway::Functions::new(
+        appkeys::Api {
+            config: t.api.config.clone(),
+            store,
+        },
+        t.pepper.clone(),
+    )
+    .with_signing_keys(PublicKeys::new(&keys.url));
+    // A first report fetches GitHub's keys, as the first one of an instance does.
+    let warm = Call::leak_report(
+        r#"[{"token":"x","type":"t","url":"u","source":"s"}]"#,
+        &signer,
+    );
+    let warmed = functions
+        .invoke("report-leaked-keys", warm.into())
+        .await
+        .unwrap();
+    assert_eq!(warmed.status(), 200);
+
+    let before = requests.count();
+    let started = Instant::now();
+    let response = functions
+        .invoke(
+            "report-leaked-keys",
+            Call::leak_report(&body, &signer).into(),
+        )
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 200);
+    let verdicts: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    let true_positives = verdicts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["label"] == "true_positive")
+        .count();
+    assert_eq!(true_positives, active);
+    report.insert(
+        "leak_report_1000_ms",
+        json!((elapsed.as_secs_f64() * 1000.0).round()),
+    );
+    report.insert(
+        "leak_report_1000_requests",
+        json!(requests.count() - before),
+    );
+    report.insert(
+        "leak_report_1000",
+        json!({
+            "tokens": TOKENS,
+            "keys_revoked": active,
+            "batch_get_items": requests.count_of("BatchGetItem"),
+            "transact_write_items": requests.count_of("TransactWriteItems"),
+        }),
+    );
 }
 
 async fn bench_table() -> TestApi {
@@ -943,6 +1042,19 @@ fn print_table(report: &BTreeMap<&'static str, Value>, sizes: &Sizes) {
         );
     }
     row(
+        &format!(
+            "leak report, 1000 tokens, {} keys revoked (ms)",
+            v("leak_report_1000")["keys_revoked"]
+        ),
+        v("leak_report_1000_ms"),
+        "",
+    );
+    row(
+        "  DynamoDB requests",
+        v("leak_report_1000_requests"),
+        "batched",
+    );
+    row(
         "list page of apps with long history: items read",
         v("list_history_items_read"),
         "bounded",
@@ -997,6 +1109,7 @@ fn main() {
         writes_vs_floor(&sizes, &mut report).await;
         list_at_scale(&bench_table().await, &sizes, &mut report).await;
         list_with_history(&sizes, &mut report).await;
+        leak_report(&sizes, &mut report).await;
         cold_starts(&bench_table().await, &sizes, &mut report).await;
         report.insert("smoke", json!(sizes.smoke));
         report.insert(

@@ -4,9 +4,15 @@
 //! `local-gateway token [--merchant M] [--ttl SECONDS] [--scope S]...`   print a JWT the gateway
 //!                                    accepts: with the read and write scopes, or exactly the
 //!                                    `--scope`s given (`--scope ""` for none)
+//! `local-gateway report TOKEN...`    send the gateway on PORT a leaked-key report of TOKENs,
+//!                                    signed by the local signer (`LOCAL_SECRET_SCANNING_SIGNER`)
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+use appkeys::secret_scanning::PublicKeys;
+use local_gateway::signer::{keys_document, KeysServer, Signer};
 
 use local_gateway::stream::{publish_once, LocalStream};
 use local_gateway::subscriber::Subscriber;
@@ -40,7 +46,10 @@ async fn main() -> Result<(), lambda_http::Error> {
             println!("{token}");
             Ok(())
         }
-        Some(other) => Err(format!("unknown command `{other}`: use serve, setup or token").into()),
+        Some("report") => report(&args[1..]).await,
+        Some(other) => {
+            Err(format!("unknown command `{other}`: use serve, setup, token or report").into())
+        }
     }
 }
 
@@ -63,6 +72,55 @@ fn flags(args: &[String], name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The local stand-in for GitHub's signer, when `LOCAL_SECRET_SCANNING_SIGNER` names its key
+/// file (created if absent): `scripts/dev` sets it unless `SECRET_SCANNING_KEYS_URL` is given.
+fn local_signer() -> Result<Option<Signer>, lambda_http::Error> {
+    match std::env::var("LOCAL_SECRET_SCANNING_SIGNER") {
+        Ok(path) if !path.is_empty() => Ok(Some(Signer::from_file(
+            LOCAL_KEY_IDENTIFIER,
+            Path::new(&path),
+        )?)),
+        _ => Ok(None),
+    }
+}
+
+const LOCAL_KEY_IDENTIFIER: &str = "local-dev-key";
+
+/// Sends a signed report of `tokens` to the running gateway and prints its answer.
+async fn report(tokens: &[String]) -> Result<(), lambda_http::Error> {
+    let signer =
+        local_signer()?.ok_or("LOCAL_SECRET_SCANNING_SIGNER is required (scripts/dev sets it)")?;
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+    let entries: Vec<serde_json::Value> = tokens
+        .iter()
+        .map(|token| {
+            serde_json::json!({
+                "token": token,
+                "type": "appkeys_api_key",
+                "url": "https://github.com/octo/leaky/blob/main/.env",
+                "source": "content",
+            })
+        })
+        .collect();
+    let body = serde_json::Value::Array(entries).to_string();
+    let request = hyper::Request::post(format!(
+        "http://127.0.0.1:{port}/api/v1/secret-scanning/reports"
+    ))
+    .header("content-type", "application/json")
+    .header("github-public-key-identifier", &signer.identifier)
+    .header("github-public-key-signature", signer.sign(body.as_bytes()))
+    .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+    let response = client.request(request).await?;
+    let status = response.status();
+    let answer = http_body_util::BodyExt::collect(response.into_body())
+        .await?
+        .to_bytes();
+    println!("{status} {}", String::from_utf8_lossy(&answer));
+    Ok(())
+}
+
 async fn serve() -> Result<(), lambda_http::Error> {
     appkeys::telemetry::init();
     let port: u16 = std::env::var("PORT")
@@ -71,7 +129,20 @@ async fn serve() -> Result<(), lambda_http::Error> {
         .map(|p| p.parse())
         .transpose()?
         .unwrap_or(3000);
-    let gateway = Arc::new(from_env().await?);
+    let mut gateway = from_env().await?;
+    // Kept alive while the gateway serves: the keys document of the local signer.
+    let _keys_server = match local_signer()? {
+        Some(signer) => {
+            let server = KeysServer::start(keys_document(&[&signer])).await;
+            gateway.functions = gateway
+                .functions
+                .with_signing_keys(PublicKeys::new(&server.url));
+            tracing::info!(url = %server.url, "leaked-key reports are checked against the local signer");
+            Some(server)
+        }
+        None => None,
+    };
+    let gateway = Arc::new(gateway);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(port, "local gateway listening");
     let publishing = publish_events();
