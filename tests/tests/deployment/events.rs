@@ -3,6 +3,7 @@
 //! least-privilege grants, its alarms and dashboard widgets.
 
 use api_tests::permissions::{PublisherResource, EVENT_PUBLISHER_GRANTS};
+use appkeys::audit::EventType;
 use appkeys::routes::EVENT_PUBLISHER_FUNCTION;
 use appkeys::store::TTL_ATTRIBUTE;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -489,4 +490,223 @@ async fn the_mappings_filter_lets_through_exactly_the_new_audit_events() {
             "no {kind} record was tried: {kept_out:?}"
         );
     }
+}
+
+/// The example subscriber of the README ("Subscribing to lifecycle events"), as CloudFormation
+/// would read it: the first YAML block of that section, parsed by the translator's YAML reader
+/// (which knows the short intrinsic tags).
+fn readme_subscriber() -> (String, Value) {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let section = readme
+        .split_once("### Subscribing to lifecycle events")
+        .expect("the README's subscribing section")
+        .1;
+    let yaml = section
+        .split_once("```yaml\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .expect("a YAML example in it")
+        .0;
+    let path = workspace().join("target/sam/subscriber-example.yaml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, format!("{yaml}\n")).unwrap();
+    let parsed = std::process::Command::new(workspace().join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import json, sys; from samtranslator.yaml_helper import yaml_parse; \
+             print(json.dumps(yaml_parse(open(sys.argv[1]).read())))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("the template tools (scripts/aws-local.sh install_template_tools)");
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    (
+        path.to_string_lossy().into_owned(),
+        serde_json::from_slice(&parsed.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn the_readmes_example_subscriber_is_valid_cloudformation_that_asks_for_what_it_says() {
+    let (path, template) = readme_subscriber();
+    let lint = std::process::Command::new(workspace().join(".venv/bin/cfn-lint"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint {path}:\n{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    let resources = template["Resources"].as_object().unwrap();
+    let of_type = |kind: &str| -> Vec<(&String, &Value)> {
+        resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == kind)
+            .collect()
+    };
+    let rules = of_type("AWS::Events::Rule");
+    assert_eq!(rules.len(), 1);
+    let (rule_id, rule) = rules[0];
+    let rule = &rule["Properties"];
+    // On the stack's bus (its EventBusName output, given as a parameter), for our events.
+    let bus_parameter = rule["EventBusName"]["Ref"]
+        .as_str()
+        .expect("the bus by parameter");
+    assert!(template["Parameters"][bus_parameter]["Description"]
+        .as_str()
+        .unwrap()
+        .contains("EventBusName output"));
+    let pattern = &rule["EventPattern"];
+    assert_eq!(pattern["source"], json!([event_publisher::SOURCE]));
+    let types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    for detail_type in pattern["detail-type"].as_array().unwrap() {
+        assert!(
+            types.contains(&detail_type.as_str().unwrap()),
+            "{detail_type}"
+        );
+    }
+    // Its target is the queue, which lets EventBridge send for this rule only.
+    let target = &rule["Targets"][0]["Arn"]["Fn::GetAtt"];
+    let queue = target[0].as_str().unwrap();
+    assert_eq!(resources[queue]["Type"], "AWS::SQS::Queue");
+    let policies = of_type("AWS::SQS::QueuePolicy");
+    assert_eq!(policies.len(), 1);
+    let policy = &policies[0].1["Properties"];
+    assert_eq!(policy["Queues"], json!([{ "Ref": queue }]));
+    let statements = policy["PolicyDocument"]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    let statement = &statements[0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(
+        statement["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(statement["Action"], "sqs:SendMessage");
+    assert_eq!(statement["Resource"], json!({"Fn::GetAtt": [queue, "Arn"]}));
+    assert_eq!(
+        statement["Condition"],
+        json!({"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}})
+    );
+}
+
+/// The example's pattern, on a bus of the local endpoint (moto's EventBridge and SQS): of the
+/// events a key's creation, its revocation and a disable publish, the queue receives the
+/// revocation, once.
+#[tokio::test]
+async fn the_readmes_example_rule_delivers_what_it_asks_for_and_nothing_else() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
+        "reads the local endpoint's stream (AWS_ENDPOINT_URL={endpoint:?})"
+    );
+    let (_, template) = readme_subscriber();
+    let pattern = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["Type"] == "AWS::Events::Rule")
+        .unwrap()["Properties"]["EventPattern"]
+        .to_string();
+    let sdk = api_tests::sdk(appkeys::aws::Budget::MANAGEMENT).await;
+    let name = format!("appkeys-readme-{}", uuid::Uuid::new_v4());
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    events.create_event_bus().name(&name).send().await.unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    events
+        .put_rule()
+        .name(&name)
+        .event_bus_name(&name)
+        .event_pattern(&pattern)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(&name)
+        .event_bus_name(&name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("revoked-keys")
+                .arn(queue_arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let t = TestApi::new().await;
+    let mut stream = local_gateway::stream::LocalStream::new(&endpoint, &t.table_name());
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let key = t.create_key(MERCHANT, &app, "checkout").await;
+    assert_eq!(
+        t.revoke_key(MERCHANT, &app, &key.text("id")).await.status,
+        204
+    );
+    assert_eq!(t.set_enabled(MERCHANT, &app, false).await.status, 200);
+    let publisher = event_publisher::Publisher {
+        events,
+        bus: name.clone(),
+    };
+    let mut published = 0;
+    loop {
+        match local_gateway::stream::publish_once(&mut stream, &publisher)
+            .await
+            .unwrap()
+        {
+            0 => break,
+            handled => published += handled,
+        }
+    }
+    assert!(published >= 4, "{published} records handled");
+
+    let mut delivered = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            delivered.push(serde_json::from_str::<Value>(message.body().unwrap()).unwrap());
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0]["detail-type"], "api_key.revoked");
+    assert_eq!(delivered[0]["detail"]["keyId"], key.json["id"]);
 }
