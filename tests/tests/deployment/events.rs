@@ -1,6 +1,22 @@
 //! Lifecycle events: the table's stream, the bus, the publisher's event source mapping (its
 //! filter tried on the real stream records every writer produces), its dead-letter queue, its
-//! least-privilege grants, its alarms and dashboard widgets.
+//! least-privilege grants, its alarms and dashboard widgets, and the README's example subscriber.
+//!
+//! AWS documentation relied on:
+//! - The mapping's parameters and their defaults (`MaximumRetryAttempts` and
+//!   `MaximumRecordAgeInSeconds` -1: retried until the record expires, 24 hours for DynamoDB):
+//!   <https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html>
+//! - Discarded records, on-failure destinations, bisection not counting as a retry:
+//!   <https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html>
+//! - Partial batch responses: <https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html>
+//! - Filtering DynamoDB records (on the `dynamodb` key only; `prefix`, `exists`):
+//!   <https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html>,
+//!   <https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html>
+//! - The stream actions a function's role needs, on the table's stream:
+//!   <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html>;
+//!   what SAM's `DynamoDB` event attaches instead:
+//!   <https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaDynamoDBExecutionRole.html>
+//! - An SQS target's resource policy: <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html>
 
 use api_tests::permissions::{PublisherResource, EVENT_PUBLISHER_GRANTS};
 use appkeys::audit::EventType;
