@@ -2,10 +2,12 @@
 docs/openapi.yaml, against the local gateway (scripts/clients runs it):
 create an application, the same name again (409), create a key, pay with it, list with keys,
 get the application, roll the key with a grace window (both keys pay), roll it again (400),
-disable (the keys are refused), revoke (204), revoke again (400).
+create a key with an Idempotency-Key twice (the retry gets the same key, marked replayed),
+disable (the keys are refused), revoke (204), revoke again (400), then list the application's
+audit events, page by page: one per change, newest first.
 
 Environment: CLIENT_PATH (where the generated package is), CLIENT_BASE (the gateway's URL),
-CLIENT_JWT (a merchant token).
+CLIENT_JWT (a merchant token), CLIENT_MERCHANT (its merchant).
 """
 
 import os
@@ -22,12 +24,15 @@ from appkeys_client.api.applications import (  # noqa: E402
     list_applications,
     set_application_status,
 )
+from appkeys_client.api.events import list_events  # noqa: E402
 from appkeys_client.api.payments import payments_get  # noqa: E402
 from appkeys_client.models import (  # noqa: E402
     ApplicationFields,
     ApplicationPage,
     ApplicationWithKeys,
     CreatedApiKeyFields,
+    EventPage,
+    EventType,
     GatewayMessage,
     ListApplicationsInclude,
     NewApiKey,
@@ -144,6 +149,24 @@ def main():
     if keys != [(rolled.id, "active", None), (key.id, "active", rolled.rolled_key.expires_at)]:
         sys.exit(f"FAIL get the application after the roll: {keys}")
 
+    # A creation whose response is lost is retried with the same Idempotency-Key: the retry gets
+    # the same key, not a second one.
+    retry_key = str(uuid.uuid4())
+    create_once = lambda: create_api_key.sync_detailed(  # noqa: E731
+        app.id,
+        client=merchant,
+        body=NewApiKey(description="Created once, retried"),
+        idempotency_key=retry_key,
+    )
+    first = create_once()
+    created_once = step("create a key with an Idempotency-Key", first, 201, CreatedApiKeyFields)
+    retried = create_once()
+    again = step("the same request again (a retry)", retried, 201, CreatedApiKeyFields)
+    if (again.id, again.full_key) != (created_once.id, created_once.full_key):
+        sys.exit(f"FAIL retry: another key {again.id} than {created_once.id}")
+    if (first.headers.get("idempotent-replayed"), retried.headers.get("idempotent-replayed")) != (None, "true"):
+        sys.exit(f"FAIL retry: Idempotent-Replayed {first.headers} / {retried.headers}")
+
     disabled = step(
         "disable",
         set_application_status.sync_detailed(
@@ -167,6 +190,37 @@ def main():
         400,
         "key_already_revoked",
     )
+
+    # The audit trail, two events a page: every change above once, newest first.
+    events, after = [], None
+    while True:
+        page = step(
+            "list the events",
+            list_events.sync_detailed(
+                app.id, client=merchant, limit=2, **({"starting_after": after} if after else {})
+            ),
+            200,
+            EventPage,
+        )
+        events.extend(page.items)
+        if not page.has_more:
+            break
+        after = page.items[-1].id
+    kinds = [(str(e.type_), e.key_id) for e in events]
+    expected = [
+        (str(EventType.API_KEY_REVOKED), key.id),
+        (str(EventType.APPLICATION_DISABLED), None),
+        (str(EventType.API_KEY_CREATED), created_once.id),
+        (str(EventType.API_KEY_ROLLED), key.id),
+        (str(EventType.API_KEY_CREATED), key.id),
+        (str(EventType.APPLICATION_CREATED), None),
+    ]
+    if kinds != expected:
+        sys.exit(f"FAIL list the events: {kinds}")
+    if events[3].new_key.id != rolled.id:
+        sys.exit(f"FAIL list the events: the roll's new key is {events[3].new_key}")
+    if {e.actor.merchant_id for e in events} != {os.environ["CLIENT_MERCHANT"]}:
+        sys.exit(f"FAIL list the events: actors {[e.actor for e in events]}")
     print("the guide's flow passed through the generated client")
 
 

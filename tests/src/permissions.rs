@@ -4,24 +4,35 @@
 /// grant exactly this (`tests/tests/deployment/safety.rs`), and what the functions are seen to do
 /// against the local endpoint must be in it (`tests/tests/permissions.rs`). `TransactWriteItems`
 /// is authorised per item (`PutItem`, `UpdateItem`, `DeleteItem`, `ConditionCheckItem`).
+///
+/// Every writer puts an audit event in its transaction (`PutItem`); the POSTs also put the
+/// `Idempotency-Key`'s record in it, record a kept refusal alone (`PutItem`), and read the record
+/// back when a retry finds it (`GetItem`).
 pub const PERMISSIONS: &[(&str, &[&str])] = &[
     (
         "create-application",
-        &["dynamodb:PutItem", "dynamodb:UpdateItem"],
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
     ),
     ("list-applications", &["dynamodb:GetItem", "dynamodb:Query"]),
     ("get-application", &["dynamodb:GetItem", "dynamodb:Query"]),
+    ("list-events", &["dynamodb:GetItem", "dynamodb:Query"]),
     (
         "set-application-status",
         &[
             "dynamodb:BatchGetItem",
             "dynamodb:ConditionCheckItem",
             "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
         ],
     ),
     (
         "create-api-key",
         &[
+            "dynamodb:GetItem",
             "dynamodb:BatchGetItem",
             "dynamodb:ConditionCheckItem",
             "dynamodb:PutItem",
@@ -35,12 +46,14 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         &[
             "dynamodb:BatchGetItem",
             "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
             "dynamodb:DeleteItem",
         ],
     ),
     (
         "roll-api-key",
         &[
+            "dynamodb:GetItem",
             "dynamodb:BatchGetItem",
             "dynamodb:ConditionCheckItem",
             "dynamodb:UpdateItem",
@@ -58,6 +71,45 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("payments-echo", &[]),
+    // Its code puts events on the bus; Lambda's event source mapping reads the table's stream and
+    // sends failed batches to the dead-letter queue with the function's role. Each on its one
+    // resource: `EVENT_PUBLISHER_GRANTS`.
+    (
+        "event-publisher",
+        &[
+            "events:PutEvents",
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+            "sqs:SendMessage",
+        ],
+    ),
+];
+
+/// What a grant of the event publisher is on: the one event bus of the stack, the table's stream,
+/// the dead-letter queue its event source mapping sends failed batches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PublisherResource {
+    EventBus,
+    TableStream,
+    DeadLetterQueue,
+}
+
+/// The event publisher's grants, statement by statement: the actions, and the one resource they
+/// are on.
+pub const EVENT_PUBLISHER_GRANTS: &[(&[&str], PublisherResource)] = &[
+    (&["events:PutEvents"], PublisherResource::EventBus),
+    (
+        &[
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ],
+        PublisherResource::TableStream,
+    ),
+    (&["sqs:SendMessage"], PublisherResource::DeadLetterQueue),
 ];
 
 /// A DynamoDB grant narrowed by IAM conditions: `actions` only on items whose partition key
@@ -79,7 +131,11 @@ pub struct Narrowed {
 pub const NARROWED: &[Narrowed] = &[
     Narrowed {
         function: "create-application",
-        actions: &["dynamodb:PutItem", "dynamodb:UpdateItem"],
+        actions: &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
         partitions: &["MERCHANT#*"],
         attributes: None,
     },
@@ -91,6 +147,13 @@ pub const NARROWED: &[Narrowed] = &[
     },
     Narrowed {
         function: "get-application",
+        actions: &["dynamodb:GetItem", "dynamodb:Query"],
+        partitions: &["MERCHANT#*"],
+        attributes: None,
+    },
+    // The application, then its events: both in the merchant's partition.
+    Narrowed {
+        function: "list-events",
         actions: &["dynamodb:GetItem", "dynamodb:Query"],
         partitions: &["MERCHANT#*"],
         attributes: None,

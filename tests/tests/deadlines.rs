@@ -44,11 +44,15 @@ fn valid_call(route: &appkeys::routes::Route) -> Call {
         "create-api-key" => Some(json!({"description": "checkout"})),
         "set-application-status" => Some(json!({"isEnabled": false})),
         "roll-api-key" => Some(json!({"expiresInSeconds": 3600})),
-        // get-application and revoke-api-key take no body.
+        // get-application, list-events and revoke-api-key take no body.
         _ => None,
     };
     if let Some(body) = body {
         call = call.body(body.to_string());
+    }
+    // A page of events after a cursor: the query the handler parses before it reads.
+    if route.function == "list-events" {
+        call = call.query(&format!("limit=5&startingAfter={}", uuid::Uuid::now_v7()));
     }
     call.merchant(MERCHANT)
 }

@@ -8,13 +8,17 @@ use std::collections::BTreeSet;
 use api_tests::openapi::{description, openapi_path, ANY_METHODS};
 use api_tests::TestResponse;
 use appkeys::api_key::{check_format, KeyMode};
+use appkeys::audit::{
+    AuditEvent, EventActor, EventType, KeyRef, LeakReport, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX,
+};
 use appkeys::domain::{
     ApplicationName, Description, APPLICATION_DESCRIPTION_MAX, APPLICATION_NAME_MAX,
     KEY_DESCRIPTION_MAX,
 };
 use appkeys::routes::{Guard, ROUTES};
-use appkeys::store::MAX_GRACE_SECONDS;
+use appkeys::store::{MAX_GRACE_SECONDS, RECORD_LIFETIME_SECONDS};
 use appkeys::text;
+use appkeys::time::Timestamp;
 use lambda_http::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -720,6 +724,56 @@ fn the_response_checker_catches_drift() {
     assert!(doc
         .check_response("GET", one, &response(200, &[JSON], unknown_status))
         .is_err());
+    // An event page: an event carries no secret and every member; a reused key is 422 only
+    // with its own code.
+    let events = "/api/v1/applications/{id}/events";
+    let page = &doc.document["components"]["examples"]["EventPage"]["value"];
+    doc.check_response("GET", events, &response(200, &[JSON], page.clone()))
+        .unwrap();
+    let mut leaked = page.clone();
+    leaked["items"][0]["fullKey"] = json!("ks_live_...");
+    assert!(doc
+        .check_response("GET", events, &response(200, &[JSON], leaked))
+        .is_err());
+    let mut anonymous = page.clone();
+    anonymous["items"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("actor");
+    assert!(doc
+        .check_response("GET", events, &response(200, &[JSON], anonymous))
+        .is_err());
+    let mut unknown_type = page.clone();
+    unknown_type["items"][0]["type"] = json!("api_key.deleted");
+    assert!(doc
+        .check_response("GET", events, &response(200, &[JSON], unknown_type))
+        .is_err());
+    create(422, &[PROBLEM], problem("idempotency_key_reused", 422)).unwrap();
+    assert!(create(422, &[PROBLEM], problem("validation_failed", 422)).is_err());
+    assert!(
+        create(
+            201,
+            &[
+                JSON,
+                ("location", location.as_str()),
+                ("idempotent-replayed", "yes")
+            ],
+            application()
+        )
+        .is_err(),
+        "Idempotent-Replayed is `true` or absent"
+    );
+    create(
+        201,
+        &[
+            JSON,
+            ("location", location.as_str()),
+            ("idempotent-replayed", "true"),
+        ],
+        application(),
+    )
+    .unwrap();
+
     let mut no_last_use = with_keys;
     no_last_use["apiKeys"][0]
         .as_object_mut()
@@ -730,4 +784,245 @@ fn the_response_checker_catches_drift() {
             .is_err(),
         "lastUsedAt is always present"
     );
+}
+
+/// The `POST` routes of the management API: each takes an `Idempotency-Key`.
+fn idempotent_routes() -> Vec<&'static appkeys::routes::Route> {
+    ROUTES
+        .iter()
+        .filter(|r| r.guard == Guard::Jwt && r.method == "POST")
+        .collect()
+}
+
+/// Issue 15's parts of the description are the code's: the events page's bounds, the event
+/// types, the event's members, the idempotency headers' names, where they are documented, and
+/// the kept-response lifetime the prose promises.
+#[test]
+fn events_and_idempotency_are_described_as_the_code_has_them() {
+    let doc = description();
+    // GET .../events: `limit` and `startingAfter`, with the handler's bounds.
+    let events = doc
+        .operation("GET", "/api/v1/applications/{id}/events")
+        .expect("listEvents");
+    let query: Vec<&Value> = events["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| doc.resolve(p))
+        .filter(|p| p["in"] == "query")
+        .collect();
+    let named = |name: &str| *query.iter().find(|p| p["name"] == name).unwrap();
+    assert_eq!(query.len(), 2, "limit and startingAfter only");
+    let limit = &named("limit")["schema"];
+    assert_eq!(limit["minimum"], 1);
+    assert_eq!(limit["maximum"], EVENTS_LIMIT_MAX);
+    assert_eq!(limit["default"], EVENTS_LIMIT_DEFAULT);
+    assert!(doc
+        .violations(
+            &named("startingAfter")["schema"],
+            &json!(uuid::Uuid::now_v7().to_string())
+        )
+        .is_empty());
+    let page = &doc.document["components"]["schemas"]["EventPage"];
+    assert_eq!(page["properties"]["items"]["maxItems"], EVENTS_LIMIT_MAX);
+
+    // The types are EventType::ALL, in order.
+    let types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    assert_eq!(
+        doc.document["components"]["schemas"]["EventType"]["enum"],
+        json!(types)
+    );
+
+    // The members: every one the handler can render, and required exactly those it always does.
+    let key = |id: &str| KeyRef {
+        id: id.into(),
+        key_prefix: "ks_live_abc1".into(),
+    };
+    let full = AuditEvent {
+        id: "0192f3c0-8e1f-7a2b-9c3d-4e5f6a7b8c9e".into(),
+        kind: EventType::ApiKeyRolled,
+        created_at: Timestamp::from_epoch_seconds(1_800_000_000),
+        application_id: "0192f3a4-5b6c-7d8e-9f01-23456789abcd".into(),
+        key_id: Some("0192f3a9-1c2d-7e3f-8a4b-5c6d7e8f9a0b".into()),
+        key_prefix: Some("ks_live_abc1".into()),
+        actor: EventActor {
+            sub: "user-1".into(),
+            merchant_id: "m_123".into(),
+        },
+        request_id: "Yx2k3hXJoAMEb2w=".into(),
+        source_ip: Some("203.0.113.7".into()),
+        user_agent: Some("curl/8.5.0".into()),
+        new_key: Some(key("0192f3c0-8e1f-7a2b-9c3d-4e5f6a7b8c9d")),
+        report: Some(LeakReport {
+            url: "https://github.com/o/r/blob/abc/.env".into(),
+            source: "content".into(),
+        }),
+    };
+    let bare = AuditEvent {
+        kind: EventType::ApplicationCreated,
+        key_id: None,
+        key_prefix: None,
+        source_ip: None,
+        user_agent: None,
+        new_key: None,
+        report: None,
+        request_id: String::new(),
+        ..full.clone()
+    };
+    let members = |event: &AuditEvent| -> BTreeSet<String> {
+        serde_json::to_value(event)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let schema = &doc.document["components"]["schemas"]["Event"];
+    let documented: BTreeSet<String> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let required: BTreeSet<String> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        documented,
+        members(&full),
+        "every member the handler renders"
+    );
+    assert_eq!(required, members(&bare), "required: those always rendered");
+    for event in [&full, &bare] {
+        let rendered = serde_json::to_value(event).unwrap();
+        let problems = doc.violations(&doc.schema("Event"), &rendered);
+        assert!(problems.is_empty(), "{rendered}: {problems:?}");
+    }
+
+    // Idempotency-Key on every POST, named as the code reads it; Idempotent-Replayed on the
+    // responses a replay can give, named as the code writes it; 422 for a reused key.
+    let parameter = &doc.document["components"]["parameters"]["IdempotencyKey"];
+    assert!(parameter["name"]
+        .as_str()
+        .unwrap()
+        .eq_ignore_ascii_case(appkeys::idempotency::HEADER));
+    assert_eq!(parameter["in"], "header");
+    assert_eq!(parameter["required"], false);
+    assert!(
+        parameter["description"]
+            .as_str()
+            .unwrap()
+            .contains("24 hours")
+            && RECORD_LIFETIME_SECONDS == 24 * 60 * 60,
+        "the description promises the records' lifetime"
+    );
+    assert_eq!(idempotent_routes().len(), 3);
+    for (method, path) in doc.operations() {
+        let operation = doc.operation(&method, &path).unwrap();
+        let takes_key = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey");
+        let idempotent = idempotent_routes()
+            .iter()
+            .any(|r| r.method == method && openapi_path(r.path) == path);
+        assert_eq!(takes_key, idempotent, "{method} {path}: Idempotency-Key");
+        let responses = operation["responses"].as_object().unwrap();
+        let replayable: BTreeSet<&str> = responses
+            .iter()
+            .filter(|(_, response)| {
+                doc.resolve(response)["headers"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .any(|(name, _)| {
+                        name.eq_ignore_ascii_case(appkeys::idempotency::REPLAYED_HEADER)
+                    })
+            })
+            .map(|(status, _)| status.as_str())
+            .collect();
+        let kept: BTreeSet<&str> = ["201", "400", "404", "409"]
+            .into_iter()
+            .filter(|status| responses.contains_key(*status))
+            .collect();
+        if idempotent {
+            assert_eq!(replayable, kept, "{method} {path}: Idempotent-Replayed");
+            let reused = doc.resolve(&responses["422"]);
+            assert_eq!(
+                reused["content"]["application/problem+json"]["schema"]["$ref"],
+                "#/components/schemas/IdempotencyKeyReusedProblem",
+                "{method} {path}"
+            );
+        } else {
+            assert!(replayable.is_empty(), "{method} {path}");
+            assert!(!responses.contains_key("422"), "{method} {path}");
+        }
+    }
+}
+
+/// Header values as a client may send them: around the limits, quoted or not, with white space
+/// around them (which HTTP drops) and characters the header may not hold.
+fn idempotency_key_value() -> impl Strategy<Value = String> {
+    let char = prop_oneof![
+        4 => proptest::sample::select(&['a', 'Z', '0', '-', '~', '!', '#'][..]),
+        2 => Just('"'),
+        2 => Just(' '),
+        1 => proptest::sample::select(&['\t', 'é', '\u{a0}'][..]),
+    ];
+    (
+        proptest::collection::vec(prop_oneof![Just(' '), Just('\t')], 0..2),
+        any::<bool>(),
+        prop_oneof![0..=3usize, 250..=258usize],
+        proptest::collection::vec(char, 0..8),
+        any::<bool>(),
+        proptest::collection::vec(prop_oneof![Just(' '), Just('\t')], 0..2),
+    )
+        .prop_map(|(before, open, len, mixed, close, after)| {
+            let mut middle: Vec<char> = std::iter::repeat_n('k', len).collect();
+            for (at, c) in mixed.into_iter().enumerate() {
+                let at = at * 37 % (middle.len() + 1);
+                middle.insert(at, c);
+            }
+            let mut value: String = before.into_iter().collect();
+            if open {
+                value.push('"');
+            }
+            value.extend(middle);
+            if close {
+                value.push('"');
+            }
+            value.extend(after);
+            value
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The header's schema accepts exactly the values the server accepts, as they arrive: a
+    /// client generated from the description (or a fuzzer) never sends a key the server refuses,
+    /// nor has one refused that the description allows.
+    #[test]
+    fn the_idempotency_key_schema_accepts_exactly_what_the_server_accepts(
+        value in idempotency_key_value(),
+    ) {
+        // Values a header cannot carry never arrive.
+        prop_assume!(HeaderValue::from_bytes(value.as_bytes()).is_ok());
+        // HTTP drops space and tab around a field value (RFC 9110, 5.5).
+        let arrived = value.trim_matches(|c| c == ' ' || c == '\t');
+        let mut request = lambda_http::Request::new(lambda_http::Body::Empty);
+        request.headers_mut().insert(
+            appkeys::idempotency::HEADER,
+            HeaderValue::from_bytes(arrived.as_bytes()).unwrap(),
+        );
+        let accepted = matches!(appkeys::idempotency::key(&request), Ok(Some(_)));
+        let schema = &description().document["components"]["parameters"]["IdempotencyKey"]["schema"];
+        let valid = description().violations(schema, &json!(value)).is_empty();
+        prop_assert_eq!(valid, accepted, "{:?} (arrives as {:?})", value, arrived);
+    }
 }

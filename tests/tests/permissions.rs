@@ -1,9 +1,11 @@
 //! Least privilege, checked against behaviour: each function is run through its paths, common
 //! and rare (a creation that reclaims an expired key's place and trims the history, a revocation
-//! and a roll past the history bound, the authorizer's last-use write), against the local
-//! endpoint, with a client that records every DynamoDB action it takes (each item of a
-//! transaction as the action IAM authorises it as), the partition it touches, and the attributes
-//! each update names. Every recorded action must be in `api_tests::permissions::PERMISSIONS`,
+//! and a roll past the history bound, the authorizer's last-use write, every POST with an
+//! `Idempotency-Key`: first run, replay, another request with the key, a kept refusal and its
+//! replay; the event publisher on the stream's records), against the local endpoint, with a
+//! client that records every AWS action it takes (each item of a transaction as the action IAM
+//! authorises it as), the partition it touches, and the attributes each update names. Every
+//! recorded action must be in `api_tests::permissions::PERMISSIONS`,
 //! and fit the narrowed grants of `api_tests::permissions::NARROWED`, which the deployment test
 //! holds the template to: a permission the code needs and the template lacks would be an
 //! `AccessDenied` in production that no local test could show otherwise.
@@ -12,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use api_tests::permissions::{narrowed, PERMISSIONS};
+use api_tests::permissions::{narrowed, PublisherResource, EVENT_PUBLISHER_GRANTS, PERMISSIONS};
 use api_tests::{generated_key, Call, TestApi, MERCHANT};
 use appkeys::authorize::KeyVerifier;
 use appkeys::aws::{sdk_config, Budget};
@@ -153,12 +155,15 @@ impl Intercept for Recorder {
         _: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         use aws_sdk_dynamodb::operation::{
-            batch_get_item::BatchGetItemInput, get_item::GetItemInput, query::QueryInput,
-            transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
+            batch_get_item::BatchGetItemInput, get_item::GetItemInput, put_item::PutItemInput,
+            query::QueryInput, transact_write_items::TransactWriteItemsInput,
+            update_item::UpdateItemInput,
         };
         let input = context.input();
         if let Some(get) = input.downcast_ref::<GetItemInput>() {
             self.record("GetItem", get.key());
+        } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
+            self.record("PutItem", put.item());
         } else if let Some(query) = input.downcast_ref::<QueryInput>() {
             let pk = query
                 .expression_attribute_values()
@@ -202,7 +207,21 @@ impl Intercept for Recorder {
                 }
             }
         } else {
-            self.record("(unrecorded operation)", None);
+            let put_events =
+                input.downcast_ref::<aws_sdk_eventbridge::operation::put_events::PutEventsInput>();
+            match put_events {
+                // The bus each entry goes to stands in for the partition.
+                Some(put) => {
+                    for entry in put.entries() {
+                        self.0.lock().unwrap().insert(Seen {
+                            action: "events:PutEvents".into(),
+                            partition: entry.event_bus_name().unwrap_or("default").to_owned(),
+                            attributes: None,
+                        });
+                    }
+                }
+                None => self.record("(unrecorded operation)", None),
+            }
         }
         Ok(())
     }
@@ -251,6 +270,22 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
         missing.is_empty(),
         "{function} does {missing:?}, which its role may not"
     );
+    // Nor may it do more than its code does: every action its code could take was seen (the
+    // stream and dead-letter actions of the publisher's role are its event source mapping's).
+    let by_mapping: BTreeSet<String> = EVENT_PUBLISHER_GRANTS
+        .iter()
+        .filter(|(_, on)| *on != PublisherResource::EventBus)
+        .flat_map(|(actions, _)| actions.iter().map(|a| a.to_string()))
+        .collect();
+    let unused: Vec<&String> = allowed
+        .iter()
+        .filter(|a| a.starts_with("dynamodb:") || a.starts_with("events:"))
+        .filter(|a| !by_mapping.contains(*a) && !seen.contains(*a))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "{function} may do {unused:?}, which it was never seen to do"
+    );
     // Where the role's grants are narrowed, each action fits one of them.
     let grants = narrowed(function);
     if grants.is_empty() {
@@ -277,6 +312,49 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
     }
 }
 
+/// The event publisher, putting on a bus of the local endpoint with a recording client.
+async fn recording_publisher(recorder: &Recorder) -> event_publisher::Publisher {
+    let sdk = sdk_config(Budget::MANAGEMENT).await;
+    let bus = format!("appkeys-permissions-{}", uuid::Uuid::new_v4());
+    let events = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    aws_sdk_eventbridge::Client::new(&sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("a bus on the local endpoint");
+    event_publisher::Publisher { events, bus }
+}
+
+/// Sends `call` twice, then once more with another body under the same key: the second is the
+/// first's replay (read from the key's record), the third is 422.
+async fn with_key_twice_and_reused(
+    api: &Api,
+    t: &TestApi,
+    function: &str,
+    call: impl Fn(&str) -> Call,
+    other: Call,
+    key: &str,
+) -> api_tests::TestResponse {
+    let first = send(api, t, function, call(key)).await;
+    let replay = send(api, t, function, call(key)).await;
+    assert_eq!(
+        (replay.status, replay.header("idempotent-replayed")),
+        (first.status, Some("true")),
+        "{function}: {}",
+        replay.body
+    );
+    assert_eq!(replay.json, first.json);
+    send(api, t, function, other.idempotency_key(key))
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+    first
+}
+
 async fn send(api: &Api, t: &TestApi, function: &str, call: Call) -> api_tests::TestResponse {
     let functions = local_gateway::Functions::new(api.clone(), t.pepper.clone());
     Box::pin(functions.invoke(function, call.merchant(MERCHANT).into()))
@@ -301,7 +379,9 @@ async fn every_function_does_only_what_its_role_allows() {
         "revoke-api-key",
         "roll-api-key",
         "get-application",
+        "list-events",
         "authorizer",
+        "event-publisher",
     ]
     .into_iter()
     .map(|f| (f, Recorder::default()))
@@ -351,6 +431,47 @@ async fn every_function_does_only_what_its_role_allows() {
         .status,
         409
     );
+
+    // With an Idempotency-Key: created, replayed, reused with another body; a kept refusal (the
+    // name is taken), replayed.
+    let create_app = |name: &'static str| {
+        move |key: &str| {
+            Call::post(
+                "/api/v1/applications",
+                "/api/v1/applications",
+                json!({ "name": name }),
+            )
+            .idempotency_key(key)
+        }
+    };
+    let other_app = Call::post(
+        "/api/v1/applications",
+        "/api/v1/applications",
+        json!({"name": "Other"}),
+    );
+    assert_eq!(
+        with_key_twice_and_reused(
+            &creating,
+            &t,
+            "create-application",
+            create_app("Staging"),
+            other_app.clone(),
+            "app-1"
+        )
+        .await
+        .status,
+        201
+    );
+    with_key_twice_and_reused(
+        &creating,
+        &t,
+        "create-application",
+        create_app("PROD"),
+        other_app,
+        "app-2",
+    )
+    .await
+    .assert_problem(409, "name_taken");
 
     // create-api-key and revoke-api-key, up to and past the history bound: each revocation
     // retires a key; the last ones trim the history.
@@ -411,6 +532,18 @@ async fn every_function_does_only_what_its_role_allows() {
         400
     );
 
+    // With an Idempotency-Key, at the limit: a kept refusal (the limit), replayed.
+    with_key_twice_and_reused(
+        &keys,
+        &t,
+        "create-api-key",
+        |key| Call::create_key(&app, json!({"description": "over"})).idempotency_key(key),
+        Call::create_key(&app, json!({"description": "other"})),
+        "key-1",
+    )
+    .await
+    .assert_problem(400, "key_limit_reached");
+
     // roll-api-key at the limit: at once (which retires the old key and trims the history), then
     // with a grace window, then again (refused).
     let rolling = api("roll-api-key").await;
@@ -442,6 +575,28 @@ async fn every_function_does_only_what_its_role_allows() {
     )
     .await;
     assert_eq!(again.status, 400, "{}", again.body);
+    // With an Idempotency-Key: rolled (the key made at the last roll), replayed, reused; a kept
+    // refusal (already rolled), replayed.
+    let rolled = with_key_twice_and_reused(
+        &rolling,
+        &t,
+        "roll-api-key",
+        |key| roll(rolled.text("id"), 3600).idempotency_key(key),
+        roll(rolled.text("id"), 60),
+        "roll-1",
+    )
+    .await;
+    assert_eq!(rolled.status, 201, "{}", rolled.body);
+    with_key_twice_and_reused(
+        &rolling,
+        &t,
+        "roll-api-key",
+        |key| roll(rolled_at_once.text("id"), 3600).idempotency_key(key),
+        roll(rolled_at_once.text("id"), 60),
+        "roll-2",
+    )
+    .await
+    .assert_problem(400, "key_already_rolled");
 
     // The authorizer: an allowed call with a key that was never used records its last use, on
     // its own task after the decision.
@@ -510,6 +665,51 @@ async fn every_function_does_only_what_its_role_allows() {
         .find(|key| key["id"] == rolled.json["id"])
         .unwrap();
     assert!(used["lastUsedAt"].is_string(), "{used}");
+
+    // list-events: two pages.
+    let listing_events = api("list-events").await;
+    let page = send(
+        &listing_events,
+        &t,
+        "list-events",
+        Call::events(&app, "limit=2"),
+    )
+    .await;
+    assert_eq!(page.json["hasMore"], true, "{}", page.body);
+    let after = page.json["items"][1]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        send(
+            &listing_events,
+            &t,
+            "list-events",
+            Call::events(&app, &format!("limit=2&startingAfter={after}"))
+        )
+        .await
+        .status,
+        200
+    );
+
+    // event-publisher: every record of the table's stream so far, through its handler, as the
+    // event source mapping hands them over (the local stand-in reads the stream with the actions
+    // the mapping needs: ListStreams, DescribeStream, GetShardIterator, GetRecords).
+    let publisher = recording_publisher(&recorder("event-publisher")).await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("the local endpoint");
+    let mut stream = local_gateway::stream::LocalStream::new(&endpoint, &t.table_name());
+    while local_gateway::stream::publish_once(&mut stream, &publisher)
+        .await
+        .unwrap()
+        > 0
+    {}
+    let buses: BTreeSet<String> = recorder("event-publisher")
+        .seen()
+        .into_iter()
+        .map(|seen| seen.partition)
+        .collect();
+    assert_eq!(
+        buses,
+        BTreeSet::from([publisher.bus.clone()]),
+        "it puts on its own bus only"
+    );
 
     for (function, recorder) in &recorders {
         assert_allowed(function, recorder);

@@ -1,7 +1,8 @@
 //! One source of truth for the routes: the route table in `shared/src/routes.rs` names exactly
 //! the function binaries in `functions/`, and `cargo lambda watch`'s router agrees with it.
-//! Every function has an event fixture under `events/` that its handler accepts. (The SAM
-//! template is checked against the same table in `deployment/`.)
+//! Every function has an event fixture under `events/` that its handler accepts: an API Gateway
+//! event for each route, the authorizer's request, and a real DynamoDB Streams event for the
+//! event publisher. (The SAM template is checked against the same table in `deployment/`.)
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -114,5 +115,51 @@ async fn the_authorizer_accepts_its_event_fixture() {
     assert!(
         !response.is_authorized,
         "the fixture's placeholder key must be denied"
+    );
+}
+
+/// `events/event-publisher.json` is a real stream record (an application's creation, read from
+/// moto's DynamoDB stream as the local event source mapping reads it): the publisher puts its
+/// event on the bus, and a subscriber of the bus receives it as the contract says.
+#[tokio::test]
+async fn the_event_publisher_accepts_its_event_fixture() {
+    let event: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(&event(EVENT_PUBLISHER_FUNCTION))
+            .expect("events/event-publisher.json is a DynamoDB Streams event");
+    let record = &event.records[0];
+    assert_eq!(
+        (record.event_name.as_str(), event.records.len()),
+        ("INSERT", 1),
+        "one new audit event"
+    );
+    let sdk = api_tests::sdk(appkeys::aws::Budget::MANAGEMENT).await;
+    let bus = format!("appkeys-fixture-{}", uuid::Uuid::new_v4());
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    let subscriber =
+        local_gateway::subscriber::Subscriber::ensure(&sdk, &bus, &format!("{bus}-queue"))
+            .await
+            .unwrap();
+    let publisher = event_publisher::Publisher {
+        events,
+        bus: bus.clone(),
+    };
+    let response = event_publisher::handler(
+        &publisher,
+        lambda_runtime::LambdaEvent::new(event.clone(), Default::default()),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let delivered = subscriber.received().await.unwrap();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let image: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        record.change.new_image.clone().into();
+    let expected = appkeys::store::event_from_item(&image).unwrap();
+    assert_eq!(delivered[0]["source"], event_publisher::SOURCE);
+    assert_eq!(delivered[0]["detail-type"], "application.created");
+    assert_eq!(
+        delivered[0]["detail"],
+        serde_json::to_value(&expected).unwrap()
     );
 }

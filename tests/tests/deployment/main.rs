@@ -30,6 +30,7 @@ use appkeys::{Config, PepperSource};
 use serde_json::{json, Value};
 
 mod api;
+mod events;
 mod operability;
 mod safety;
 

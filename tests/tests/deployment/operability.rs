@@ -93,7 +93,7 @@ fn store_operations() -> BTreeSet<String> {
 }
 
 /// (namespace, metric, dimensions) of each metric an alarm reads.
-fn alarm_metrics(alarm: &Value) -> Vec<(String, String, BTreeMap<String, String>)> {
+pub(super) fn alarm_metrics(alarm: &Value) -> Vec<(String, String, BTreeMap<String, String>)> {
     let p = &alarm["Properties"];
     let dimensions = |list: &Value| -> BTreeMap<String, String> {
         list.as_array()
