@@ -424,6 +424,45 @@ async fn local_stream_an_entry_refused_every_time_is_left_to_the_stream_from_its
 }
 
 #[tokio::test]
+async fn local_stream_an_unreadable_event_record_is_reported_from_its_record_and_the_events_before_it_published(
+) {
+    let (mut event, events) = recorded_changes().await;
+    // The 6th event's record, its type replaced by one no code knows.
+    let index = event
+        .records
+        .iter()
+        .position(|r| {
+            serde_json::to_value(&r.change.new_image)
+                .unwrap()
+                .to_string()
+                .contains(events[5].as_str())
+                && r.event_name == "INSERT"
+        })
+        .unwrap();
+    let mut image: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        event.records[index].change.new_image.clone().into();
+    assert!(image.contains_key("type"), "{image:?}");
+    image.insert(
+        "type".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S("api_key.teleported".into()),
+    );
+    event.records[index].change.new_image = image.into();
+
+    let stub = StubBus::planned([]);
+    let failed = handle(&stub.publisher(), event.clone()).await;
+    assert_eq!(
+        failed,
+        sequences(&event)[index..],
+        "reported from the bad record on"
+    );
+    assert_eq!(
+        stub.accepted_ids(),
+        events[..5],
+        "the events before it are published"
+    );
+}
+
+#[tokio::test]
 async fn local_stream_a_failing_call_is_retried_then_left_to_the_stream() {
     let (event, events) = recorded_changes().await;
     // A failure that passes: all published, none reported.

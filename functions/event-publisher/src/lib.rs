@@ -12,7 +12,10 @@
 //! publish again the entries of that one chunk that were accepted, which is why subscribers
 //! deduplicate on the event's `id` (EventBridge itself delivers at least once). A record that
 //! keeps failing goes, after the event source mapping's retries, to its on-failure destination
-//! (the dead-letter queue), which receives the batch's shard and sequence range.
+//! (the dead-letter queue), which receives the batch's shard and sequence range. A record that
+//! cannot be read as an event (which only a bug or a hand edit of the table could write) is
+//! treated the same way: the events before it are published, it and every later record are
+//! reported, so one bad record neither blocks the shard for ever nor fails the records around it.
 
 use appkeys::store::{event_from_item, EVENT_SK_PREFIX};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
@@ -65,9 +68,19 @@ pub async fn handler(
     let records = &event.payload.records;
     // (index of the record, its entry), in stream order.
     let mut entries = Vec::new();
+    // A record that cannot be read as an event stops the batch there: the records before it are
+    // published and checkpointed, and it goes, after the mapping's retries, to the dead-letter
+    // queue, instead of failing (and retrying) the whole batch.
+    let mut unreadable = None;
     for (index, record) in records.iter().enumerate() {
-        if let Some(entry) = audit_entry(record, &publisher.bus)? {
-            entries.push((index, entry));
+        match audit_entry(record, &publisher.bus) {
+            Ok(Some(entry)) => entries.push((index, entry)),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(error = %err, sequence = ?record.change.sequence_number, "an audit event record cannot be read");
+                unreadable = Some(index);
+                break;
+            }
         }
     }
     let mut published = 0;
@@ -85,6 +98,7 @@ pub async fn handler(
             break;
         }
     }
+    let failed_from = failed_from.or(unreadable);
     tracing::info!(records = records.len(), published, "stream batch handled");
     let mut response = DynamoDbEventResponse::default();
     if let Some(first) = failed_from {
