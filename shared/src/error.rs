@@ -38,6 +38,11 @@ pub enum StoreError {
     /// rewrites every key that verifies in one transaction: their number is bounded.
     #[error("the application already has the maximum of {max} rolled keys in their grace window")]
     TooManyRolledKeys { max: usize },
+    /// A key that expired less than the clock skew margin ago still verifies somewhere as far as
+    /// disabling is concerned, so it holds a place among the rolled keys for that minute: a new
+    /// key may wait until then (which only a burst of short-lived keys reaches).
+    #[error("the application's rolled keys and keys expired within the last minute are at their maximum of {max}")]
+    TooManyKeysWindingDown { max: usize },
     /// An `Idempotency-Key` already used, within 24 hours, for another request.
     #[error("the idempotency key was used for another request")]
     IdempotencyKeyReused,

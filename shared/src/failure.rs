@@ -47,6 +47,7 @@ impl From<StoreError> for Failure {
             S::KeyAlreadyRolled => "KeyAlreadyRolled",
             S::IdempotencyKeyReused => "IdempotencyKeyReused",
             S::TooManyRolledKeys { .. } => "TooManyRolledKeys",
+            S::TooManyKeysWindingDown { .. } => "TooManyKeysWindingDown",
             S::CorruptItem(_) => "StoredItemMalformed",
             S::Contention => "TransactionContention",
             S::NameTaken => "NameTaken",

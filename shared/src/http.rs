@@ -148,6 +148,12 @@ impl ApiError {
                 "Key limit reached",
                 format!("Maximum number of rolled API keys in their grace window has been reached ({max}); revoke some, or roll with expiresInSeconds 0."),
             ),
+            Self::Store(S::TooManyKeysWindingDown { max }) => (
+                StatusCode::BAD_REQUEST,
+                "key_limit_reached",
+                "Key limit reached",
+                format!("This application's rolled keys in their grace window and keys that expired within the last minute are at their maximum ({max}); retry in a minute, or revoke rolled keys."),
+            ),
             Self::Store(S::IdempotencyKeyReused) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

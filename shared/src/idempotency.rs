@@ -287,6 +287,8 @@ fn is_kept(refusal: &StoreError) -> bool {
             | S::Backend(_)
             | S::CorruptItem(_)
             | S::IdempotencyKeyReused
+            // Lasts a minute at most: a retry under the same key must run again.
+            | S::TooManyKeysWindingDown { .. }
     )
 }
 

@@ -207,6 +207,43 @@ async fn an_expired_key_no_longer_counts_toward_the_limit() {
         .assert_problem(400, "key_limit_reached");
 }
 
+/// Found by review: keys that expired within the last minute wait among the rolled keys (an
+/// authorizer whose clock is behind may still allow them, so disabling rewrites them), and
+/// bursts of short-lived keys once pushed them past what one disabling transaction can rewrite
+/// (100 items): disabling answered 500. Now creation waits instead, for that minute at most.
+#[tokio::test]
+async fn disabling_stays_possible_after_bursts_of_short_lived_keys() {
+    let t = TestApi::new().await; // 10 active keys per application
+    let app = t.create_application_named(MERCHANT, "Ephemeral").await;
+    let mut refused = Vec::new();
+    for batch in 0..10 {
+        for i in 0..10 {
+            let created = create_key_with(
+                &t,
+                &app,
+                json!({"description": format!("job {batch}-{i}"), "expiresAt": at(&t, 1)}),
+            )
+            .await;
+            match created.status {
+                201 => {}
+                _ => {
+                    created.assert_problem(400, "key_limit_reached");
+                    refused.push(created.text("detail"));
+                }
+            }
+        }
+        t.clock.advance(2);
+    }
+    assert!(!refused.is_empty(), "some creations wait for the minute");
+    assert!(refused[0].contains("within the last minute"), "{refused:?}");
+    let disabled = t.set_enabled(MERCHANT, &app, false).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.body);
+    assert_eq!(t.set_enabled(MERCHANT, &app, true).await.status, 200);
+    // A minute later the expired keys have left; creation works again.
+    t.clock.advance(appkeys::store::CLOCK_SKEW_MARGIN_SECONDS);
+    assert_eq!(t.create_key(MERCHANT, &app, "after").await.status, 201);
+}
+
 // ---------------------------------------------------------------- roll
 
 #[tokio::test]

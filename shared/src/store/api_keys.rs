@@ -12,7 +12,7 @@ use super::key_items::{
     delete_key_item, forget_after, key_item, lookup_record, StoredKey, STORED_ACTIVE,
     STORED_REVOKED,
 };
-use super::keyring::{Keyring, LiveKey};
+use super::keyring::{Keyring, LiveKey, LIVE_KEYS_MAX};
 use super::keys::{application_sk, key_sk, lookup_pk_from_hex, merchant_pk, LOOKUP_SK, PK, SK};
 use super::transaction::{self, Outcome, Retry, Slot, Transaction, MAX_TRANSACTION_ITEMS};
 use super::{Store, TTL_ATTRIBUTE};
@@ -246,6 +246,13 @@ impl Store {
             } else {
                 let mut next = keyring;
                 next.reclaim_expired(now);
+                // The keys just reclaimed wait among the rolled keys for the clock skew margin,
+                // and disabling rewrites every one of them with the active keys in one
+                // transaction: their number stays within what the roll allows.
+                let max_waiting = LIVE_KEYS_MAX.saturating_sub(max as usize);
+                if next.rolled.len() > max_waiting {
+                    return Err(StoreError::TooManyKeysWindingDown { max: max_waiting });
+                }
                 next.active.insert(
                     issued.id,
                     LiveKey {
