@@ -106,6 +106,12 @@ impl ApiError {
                 "Temporarily unavailable",
                 "The signing keys could not be fetched to check the report; nothing was revoked; retry it.".into(),
             ),
+            Self::BadSignature(SignatureError::NotYetKnown { retry_after_secs }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "Temporarily unavailable",
+                format!("The report is signed with a key this instance does not know yet, and the signing keys were fetched too recently to fetch them again; nothing was revoked; retry it in {retry_after_secs} s."),
+            ),
             Self::BadSignature(why) => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_signature",
@@ -236,9 +242,15 @@ impl ApiError {
             );
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry_after = match self {
+                Self::BadSignature(SignatureError::NotYetKnown { retry_after_secs }) => {
+                    HeaderValue::from(retry_after_secs)
+                }
+                _ => HeaderValue::from_static("1"),
+            };
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, retry_after);
         }
         response
     }

@@ -16,6 +16,6 @@ pub mod triage;
 pub use public_keys::{PublicKeys, SignatureError, KEYS_URL_DEFAULT};
 pub use report::{
     check_size, parse_report, Label, ReportedToken, Verdict, REPORT_BODY_MAX_BYTES,
-    REPORT_TOKENS_MAX,
+    REPORT_TEXT_MAX_CHARS, REPORT_TOKENS_MAX,
 };
 pub use triage::{triage, ACTOR};

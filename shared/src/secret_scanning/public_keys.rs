@@ -7,7 +7,8 @@
 //! (GitHub Docs, "Secret scanning partner program": "Implement signature verification in your
 //! secret alert service"). They are cached per instance; an identifier not in the cache fetches
 //! them again, at most once per [`REFETCH_INTERVAL`], so that random identifiers cannot make
-//! every request a fetch. Verification is aws-lc-rs's (`ECDSA_P256_SHA256_ASN1`), which takes the
+//! every request a fetch; within that interval an unknown identifier is answered "retry later"
+//! (503), not "forged" (401), since it may be a key GitHub has just rotated in. Verification is aws-lc-rs's (`ECDSA_P256_SHA256_ASN1`), which takes the
 //! PEM's DER `SubjectPublicKeyInfo` as it is: no hand-written crypto.
 
 use std::collections::HashMap;
@@ -40,6 +41,11 @@ pub enum SignatureError {
     Malformed,
     #[error("no current key has that identifier")]
     UnknownKey,
+    /// An identifier this instance does not know, while the keys were fetched too recently to
+    /// fetch them again: it may be a key GitHub has just published, so the report is not
+    /// refused as forged (GitHub would not send it again) but asked to come back.
+    #[error("the identifier is not known yet; the keys are fetched again in {retry_after_secs} s")]
+    NotYetKnown { retry_after_secs: u64 },
     #[error("the signature does not verify")]
     Mismatch,
     /// The keys could not be fetched: nobody can tell whether the report is GitHub's.
@@ -149,9 +155,16 @@ impl PublicKeys {
                     return Err(SignatureError::KeysUnavailable);
                 }
             }
-        } else if cache.fetched.is_some_and(|(_, worked)| !worked) {
-            return Err(SignatureError::KeysUnavailable);
+        } else if let Some((at, worked)) = cache.fetched {
+            if !worked {
+                return Err(SignatureError::KeysUnavailable);
+            }
+            let wait = self.refetch_interval.saturating_sub(at.elapsed());
+            return Err(SignatureError::NotYetKnown {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
         }
+        // Just fetched: an identifier GitHub does not publish is not GitHub's.
         cache
             .keys
             .get(identifier)

@@ -63,10 +63,16 @@ pub fn check_size(body: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The most characters of a report's `url` or `source` kept in the revocation's audit event; a
+/// longer value (only GitHub can sign one) is cut there rather than refused.
+pub const REPORT_TEXT_MAX_CHARS: usize = 2048;
+
 /// The report's tokens, in order. A JSON array of 1 to [`REPORT_TOKENS_MAX`] objects, each with
-/// the four members as strings; members GitHub may add later are ignored (a report refused for
-/// a new member would leave a leaked key working). Every problem is reported at once, by
-/// position (`[3].token`).
+/// a string `token`; `type`, `url` and `source` are strings too, but null or absent is taken as
+/// empty (GitHub documents that `url` may be empty, and its older reports had no `source`); members
+/// GitHub may add later are ignored. Every such leniency is for the same reason: a refused report
+/// would leave every leaked key in it working. Every problem is reported at once, by position
+/// (`[3].token`).
 pub fn parse_report(body: &[u8]) -> Result<Vec<ReportedToken>, ApiError> {
     check_size(body)?;
     let invalid =
@@ -94,18 +100,26 @@ pub fn parse_report(body: &[u8]) -> Result<Vec<ReportedToken>, ApiError> {
             errors.push(FieldError::new(format!("[{index}]"), "must be an object"));
             continue;
         };
-        let mut take = |name: &str| match members.remove(name) {
-            Some(Value::String(text)) => Some(text),
+        let mut problem = |name: &str, message: &str| {
+            errors.push(FieldError::new(format!("[{index}].{name}"), message));
+        };
+        let token = match members.remove("token") {
+            Some(Value::String(token)) => Some(token),
             _ => {
-                errors.push(FieldError::new(
-                    format!("[{index}].{name}"),
-                    "must be a string",
-                ));
+                problem("token", "must be a string");
+                None
+            }
+        };
+        let mut text = |name: &str| match members.remove(name) {
+            Some(Value::String(text)) => Some(cut(text)),
+            None | Some(Value::Null) => Some(String::new()),
+            Some(_) => {
+                problem(name, "must be a string");
                 None
             }
         };
         if let (Some(token), Some(token_type), Some(url), Some(source)) =
-            (take("token"), take("type"), take("url"), take("source"))
+            (token, text("type"), text("url"), text("source"))
         {
             tokens.push(ReportedToken {
                 token: SecretString::from(token),
@@ -120,4 +134,12 @@ pub fn parse_report(body: &[u8]) -> Result<Vec<ReportedToken>, ApiError> {
     } else {
         Err(ApiError::Validation(errors))
     }
+}
+
+/// At most [`REPORT_TEXT_MAX_CHARS`] characters of `text`.
+fn cut(mut text: String) -> String {
+    if let Some((at, _)) = text.char_indices().nth(REPORT_TEXT_MAX_CHARS) {
+        text.truncate(at);
+    }
+    text
 }
