@@ -109,6 +109,18 @@ fn canonical(value: &Value) -> String {
             "[{}]",
             items.iter().map(canonical).collect::<Vec<_>>().join(",")
         ),
+        // Numbers as the parsers read them: `3600`, `3600.0` and `3.6e3` are one
+        // `expiresInSeconds` (found by review: a retry spelled otherwise was 422).
+        Value::Number(number) => match number.as_f64() {
+            Some(float)
+                if number.is_f64()
+                    && float.fract() == 0.0
+                    && float.abs() < 9_007_199_254_740_992.0 =>
+            {
+                format!("{}", float as i64)
+            }
+            _ => number.to_string(),
+        },
         other => other.to_string(),
     }
 }
@@ -149,7 +161,7 @@ impl Answer<'_> {
                 }
                 Some(seal(
                     pepper,
-                    &claim.sort_key,
+                    &sealed_for(claim),
                     full_key.expose_secret().as_bytes(),
                 )?)
             }
@@ -200,7 +212,7 @@ pub fn replay(
     let mut body: Value = serde_json::from_str(&recorded.body).map_err(|_| corrupt("body"))?;
     if let Some(secret) = &recorded.secret {
         let pepper = pepper.ok_or_else(|| corrupt("a secret and no pepper"))?;
-        let full_key = open(pepper, &claim.sort_key, secret)?;
+        let full_key = open(pepper, &sealed_for(claim), secret)?;
         if let Value::Object(members) = &mut body {
             members.insert("fullKey".into(), Value::String(full_key));
         }
@@ -236,6 +248,11 @@ pub async fn replay_if_recorded(
     refusal: ApiError,
 ) -> Result<Response<Body>, ApiError> {
     if !matches!(refusal, ApiError::Validation(_)) {
+        return Err(refusal);
+    }
+    // A body that is not strict JSON (a member given twice, which a lenient parse would read as
+    // another body) is never the request that was recorded: found by review.
+    if !request.body().is_empty() && crate::json::parse_strict(request.body().as_ref()).is_err() {
         return Err(refusal);
     }
     let Ok(Some(claim)) = claim(request, store.clock().now()) else {
@@ -311,6 +328,13 @@ fn respond(
         headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     }
     response
+}
+
+/// What a sealed full key is bound to (its associated data): the record's place (route and key)
+/// and the request it answered, whose path holds the application's id, unique across merchants:
+/// it opens in no other record, another merchant's with the same route and key included.
+fn sealed_for(claim: &IdempotencyClaim) -> String {
+    format!("{}\n{}", claim.sort_key, claim.fingerprint)
 }
 
 fn cipher(pepper: &Pepper) -> Result<LessSafeKey, StoreError> {
@@ -410,5 +434,19 @@ mod tests {
         let mut tampered = sealed.clone();
         tampered[NONCE_LEN] ^= 1;
         assert!(open(&pepper, "IDEMPOTENCY#a#b", &tampered).is_err());
+    }
+
+    #[test]
+    fn a_sealed_key_is_bound_to_the_request_and_so_to_its_application() {
+        // Two merchants' records of one route and key differ only in the request (its path's
+        // application id): a key sealed in one does not open in the other.
+        let now = Timestamp::from_epoch_seconds(1_800_000_000);
+        let mine = IdempotencyClaim::new("POST /x", "k", "fingerprint-app-a".into(), now);
+        let theirs = IdempotencyClaim::new("POST /x", "k", "fingerprint-app-b".into(), now);
+        assert_eq!(mine.sort_key, theirs.sort_key);
+        let pepper = Pepper::new(&[7u8; 32]);
+        let sealed = seal(&pepper, &sealed_for(&mine), b"ks_live_secret").unwrap();
+        assert!(open(&pepper, &sealed_for(&mine), &sealed).is_ok());
+        assert!(open(&pepper, &sealed_for(&theirs), &sealed).is_err());
     }
 }

@@ -304,6 +304,46 @@ async fn a_retry_whose_expiry_has_passed_since_replays_the_created_key() {
         .assert_problem(400, "validation_failed");
 }
 
+/// Found by review: `{"name":"Prod","name":"Prod"}` read leniently is `{"name":"Prod"}`, and its
+/// key's record replayed the first 201; a member given twice is always 400.
+#[tokio::test]
+async fn a_member_given_twice_is_400_even_under_a_key_that_holds_a_record() {
+    let t = TestApi::new().await;
+    let create = |body: &str| {
+        Call::post("/api/v1/applications", "/api/v1/applications", json!(null))
+            .body(body.to_owned())
+            .idempotency_key("dup-1")
+    };
+    let first = send(&t, create(r#"{"name":"Prod"}"#), MERCHANT).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    send(&t, create(r#"{"name":"Prod","name":"Prod"}"#), MERCHANT)
+        .await
+        .assert_problem(400, "validation_failed");
+}
+
+/// Requests are compared after parsing: a number spelled `3600`, `3600.0` or `3.6e3` is one
+/// value (found by review: a retry spelled otherwise was 422).
+#[tokio::test]
+async fn an_equal_number_spelled_differently_is_the_same_request() {
+    let t = TestApi::new().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let key = t.create_key(MERCHANT, &app, "checkout").await.text("id");
+    let roll = |body: &str| {
+        Call::roll_key(&app, &key, json!(null))
+            .body(body.to_owned())
+            .idempotency_key("roll-number")
+    };
+    let first = send(&t, roll(r#"{"expiresInSeconds": 3600}"#), MERCHANT).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    for spelling in ["3600.0", "3.6e3"] {
+        let body = format!(r#"{{"expiresInSeconds": {spelling}}}"#);
+        assert_replay_of(&send(&t, roll(&body), MERCHANT).await, &first);
+    }
+    send(&t, roll(r#"{"expiresInSeconds": 3601}"#), MERCHANT)
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+}
+
 #[tokio::test]
 async fn a_record_is_ignored_after_24_hours() {
     let t = TestApi::new().await;
@@ -377,6 +417,47 @@ async fn of_simultaneous_requests_with_one_key_exactly_one_runs() {
         responses.iter().all(|r| r.json["fullKey"] == key),
         "every answer is the one key"
     );
+    assert_eq!(
+        t.get_application(MERCHANT, &app).await.json["apiKeys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Simultaneous requests with one key and different bodies: exactly one runs, the others are
+/// told the key was used for another request (a test gap the review found).
+#[tokio::test]
+async fn of_simultaneous_different_requests_with_one_key_one_runs_and_the_others_are_422() {
+    let t = Arc::new(TestApi::contended(Limits::default()).await);
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(6));
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let (t, app, barrier) = (t.clone(), app.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                send(
+                    &t,
+                    Call::create_key(&app, json!({"description": format!("attempt {i}")}))
+                        .idempotency_key("shared"),
+                    MERCHANT,
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        let response = task.await.unwrap();
+        if response.status == 422 {
+            response.assert_problem(422, "idempotency_key_reused");
+        }
+        statuses.push(response.status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 422, 422, 422, 422, 422]);
     assert_eq!(
         t.get_application(MERCHANT, &app).await.json["apiKeys"]
             .as_array()
