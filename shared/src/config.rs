@@ -195,14 +195,22 @@ pub fn secret_scanning_keys_url(
         return Ok(crate::secret_scanning::KEYS_URL_DEFAULT.to_owned());
     };
     let url = url.trim().to_owned();
-    let loopback = [
-        "http://127.0.0.1:",
-        "http://127.0.0.1/",
-        "http://localhost:",
-        "http://localhost/",
-        "http://[::1]:",
-    ];
-    if url.starts_with("https://") || loopback.iter().any(|prefix| url.starts_with(prefix)) {
+    // Parsed, not matched by prefix: `http://localhost:@keys.example/` is keys.example (found by
+    // review). No user information at all: a keys URL has no use for it.
+    let parsed: Option<lambda_http::http::Uri> = url.parse().ok();
+    let allowed = parsed.as_ref().is_some_and(|uri| {
+        let Some(authority) = uri.authority() else {
+            return false;
+        };
+        let loopback = matches!(authority.host(), "127.0.0.1" | "localhost" | "[::1]");
+        !authority.as_str().contains('@')
+            && match uri.scheme_str() {
+                Some("https") => true,
+                Some("http") => loopback,
+                _ => false,
+            }
+    });
+    if allowed {
         Ok(url)
     } else {
         Err(ConfigError::Invalid {
@@ -282,12 +290,17 @@ mod tests {
             "https://keys.example/secret",
             "http://127.0.0.1:8123/keys",
             "http://localhost:9/k",
+            "http://[::1]:8080/k",
+            "http://127.0.0.1/k",
         ] {
             assert_eq!(url(good).unwrap(), good);
         }
         for bad in [
             "http://keys.example/k",
             "http://127.0.0.1.evil.example/k",
+            "http://localhost:@keys.example/k",
+            "http://127.0.0.1@keys.example/k",
+            "https://user:pass@keys.example/k",
             "ftp://x",
             "keys",
         ] {

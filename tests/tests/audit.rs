@@ -218,6 +218,33 @@ async fn events_are_kept_four_hundred_days() {
 /// The largest transaction a writer sends: disabling an application with every key it may have
 /// working (the key limit's maximum of active keys, and the most rolled keys in their window),
 /// its audit event included, is within DynamoDB's 100 items.
+/// Events past their 400 days are not listed, though DynamoDB has not deleted them yet, and a
+/// page never says `hasMore` without an item to continue from (found by review: a page of
+/// expired events came back empty with `hasMore: true`).
+#[tokio::test]
+async fn pages_end_at_the_first_event_past_its_four_hundred_days() {
+    let t = TestApi::new().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    for enabled in [false, true, false] {
+        assert_eq!(t.set_enabled(MERCHANT, &app, enabled).await.status, 200);
+    }
+    t.clock.advance(401 * 24 * 60 * 60);
+    assert_eq!(t.set_enabled(MERCHANT, &app, true).await.status, 200);
+    assert_eq!(event_items(&t).await, 5, "none deleted yet");
+    let first = t.events(MERCHANT, &app, "limit=1").await;
+    assert_eq!(first.json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(first.json["items"][0]["type"], "application.enabled");
+    assert_eq!(first.json["hasMore"], false, "{}", first.body);
+    let after = first.json["items"][0]["id"].as_str().unwrap();
+    let rest = t
+        .events(MERCHANT, &app, &format!("startingAfter={after}"))
+        .await;
+    assert_eq!(
+        rest.json,
+        serde_json::json!({"items": [], "hasMore": false})
+    );
+}
+
 #[tokio::test]
 async fn disabling_the_application_with_the_most_working_keys_fits_in_one_transaction() {
     let max = appkeys::config::MAX_KEYS_CEILING;

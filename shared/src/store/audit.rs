@@ -178,17 +178,24 @@ impl Store {
         }
         let wanted = limit as usize + 1;
         let mut items = self.query_all(query, Some(wanted), &attempts).await?;
-        let has_more = items.len() > limit as usize;
-        items.truncate(limit as usize);
+        // Past its TTL an event is gone, however late DynamoDB deletes it. Every event is kept
+        // as long, so newest first, the first one gone is followed by older ones only: the page
+        // ends there, and `hasMore` counts only events still kept (found by review: a page of
+        // expired events came back empty with `hasMore: true`, leaving no cursor).
         let now = self.clock.now();
-        let items = items
+        let kept = items
             .iter()
-            .filter(|item| {
+            .take_while(|item| {
                 super::codec::get_optional_time(item, TTL_ATTRIBUTE)
                     .ok()
                     .flatten()
                     .is_none_or(|forget| now < forget)
             })
+            .count();
+        let has_more = kept > limit as usize;
+        items.truncate(kept.min(limit as usize));
+        let items = items
+            .iter()
             .map(event_from_item)
             .collect::<Result<_, _>>()?;
         Ok(EventPage { items, has_more })
