@@ -10,7 +10,10 @@
 use api_tests::{generated_key, LoseFirstResponse, TestApi, MERCHANT};
 use appkeys::api_key::Pepper;
 use appkeys::config::Limits;
-use appkeys::domain::{ApplicationId, ApplicationName, KeyId, MerchantId, NewApplication};
+use appkeys::domain::{
+    Application, ApplicationId, ApplicationName, IssuedKey, KeyId, MerchantId, NewApplication,
+};
+use appkeys::store::{IdempotencyClaim, Idempotent, StoredResponse, Written};
 use appkeys::StoreError;
 
 const TRANSACTION: &str = "TransactWriteItems";
@@ -189,4 +192,86 @@ async fn a_lost_read_is_simply_retried() {
         .unwrap_err();
     assert!(matches!(err, StoreError::KeyNotFound), "{err:?}");
     assert_eq!(lossy.lost(), 1);
+}
+
+/// Found by review to hold: with an Idempotency-Key, a committed write whose answer was lost
+/// meets its own record as well as its own fresh item when the SDK retries it, and is still
+/// answered as fresh, once.
+fn recorded(_: &impl Sized) -> Result<StoredResponse, StoreError> {
+    Ok(StoredResponse {
+        status: 201,
+        body: "{}".into(),
+        location: None,
+        no_store: false,
+        secret: None,
+    })
+}
+
+#[tokio::test]
+async fn a_lost_response_of_an_idempotent_key_creation_is_answered_fresh_and_counted_once() {
+    let t = TestApi::new().await;
+    let app = t.create_application_named(MERCHANT, "Web Store").await;
+    let lossy = LoseFirstResponse::of("TransactWriteItems");
+    let store = lossy
+        .store(&t.api.config.table_name, Limits::default())
+        .await;
+    let claim = IdempotencyClaim::new(
+        "POST /api/v1/applications/{id}/api-keys",
+        "00",
+        "fingerprint".into(),
+        store.clock().now(),
+    );
+    let render = |issued: &IssuedKey| recorded(issued);
+    let (_, key) = generated_key(&t.pepper, "checkout");
+    let written = store
+        .create_api_key(
+            &MerchantId::from_claim(MERCHANT).unwrap(),
+            ApplicationId::parse(&app).unwrap(),
+            key,
+            &appkeys::audit::Origin::system("test"),
+            Some(Idempotent {
+                claim: &claim,
+                render: &render,
+            }),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(lossy.lost(), 1, "the committed attempt's answer was lost");
+    assert!(matches!(written, Written::Fresh(_)), "{written:?}");
+    let listed = t.listed_application(MERCHANT, &app).await;
+    assert_eq!(listed["apiKeys"].as_array().unwrap().len(), 1, "{listed}");
+}
+
+#[tokio::test]
+async fn a_lost_response_of_an_idempotent_application_creation_is_answered_fresh_once() {
+    let t = TestApi::new().await;
+    let lossy = LoseFirstResponse::of("TransactWriteItems");
+    let store = lossy
+        .store(&t.api.config.table_name, Limits::default())
+        .await;
+    let claim = IdempotencyClaim::new(
+        "POST /api/v1/applications",
+        "01",
+        "fingerprint".into(),
+        store.clock().now(),
+    );
+    let render = |application: &Application| recorded(application);
+    let written = store
+        .create_application(
+            &MerchantId::from_claim(MERCHANT).unwrap(),
+            NewApplication {
+                name: ApplicationName::parse("Web Store").unwrap(),
+                description: None,
+            },
+            &appkeys::audit::Origin::system("test"),
+            Some(Idempotent {
+                claim: &claim,
+                render: &render,
+            }),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(lossy.lost(), 1);
+    assert!(matches!(written, Written::Fresh(_)), "{written:?}");
+    assert_eq!(t.list(MERCHANT, "").await.json["totalItems"], 1);
 }
