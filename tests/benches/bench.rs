@@ -922,6 +922,14 @@ async fn cold_start(
         std::fs::read_to_string(workspace().join("events").join(format!("{function}.json")))
             .unwrap();
     let runtime = RuntimeApi::start(vec![event]).await;
+    // The report fixture is signed by the key in this document; served on loopback as GitHub
+    // serves its keys, so the cold start includes the keys' fetch, as a report's does.
+    let signing_keys: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("events/report-leaked-keys.public-keys.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let keys = local_gateway::signer::KeysServer::start(signing_keys).await;
     let started = Instant::now();
     // Inside Lambda the pepper comes from Secrets Manager (API_KEY_PEPPER is refused there), so
     // the cold start includes reading it, as in AWS.
@@ -930,6 +938,7 @@ async fn cold_start(
             .command(binary, function)
             .env("TABLE_NAME", t.store().table())
             .env("API_KEY_PEPPER_SECRET_ID", pepper_secret_id)
+            .env("SECRET_SCANNING_KEYS_URL", &keys.url)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -940,6 +949,16 @@ async fn cold_start(
         .await
         .remove(0);
     assert!(answer.ok, "{function} failed: {}", answer.body);
+    // An HTTP function's answer is its status too: a cold start that answers 5xx measured a
+    // failure (a report whose keys could not be fetched answers 503).
+    let status: Option<u64> = serde_json::from_str::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|body| body["statusCode"].as_u64());
+    assert!(
+        status.is_none_or(|status| status < 500),
+        "{function} answered {status:?}: {}",
+        answer.body
+    );
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", child.0.id())).unwrap_or_default();
     let peak_rss_kib = status

@@ -70,6 +70,18 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "secretsmanager:GetSecretValue",
         ],
     ),
+    // The reported tokens' lookup records in batches, then the revocation of each active key by
+    // the transaction `revoke-api-key` runs; the pepper hashes the tokens.
+    (
+        "report-leaked-keys",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "secretsmanager:GetSecretValue",
+        ],
+    ),
     ("payments-echo", &[]),
     // Its code puts events on the bus; Lambda's event source mapping reads the table's stream and
     // sends failed batches to the dead-letter queue with the function's role. Each on its one
@@ -171,6 +183,33 @@ pub const NARROWED: &[Narrowed] = &[
         actions: &["dynamodb:UpdateItem"],
         partitions: &["KEYHASH#*", "MERCHANT#*"],
         attributes: Some(&["PK", "SK", "lastUsedAt"]),
+    },
+    // The report function reads lookup records, and keys with their keyring (BatchGetItem);
+    // its revocation writes the key, the keyring, the audit event and trims the history in the
+    // merchant's partition; on a lookup record it may mark the key revoked and nothing else, so
+    // that it can never write a lookup record that verifies (one needs the merchant, application
+    // and key ids) even though it runs unauthenticated input.
+    Narrowed {
+        function: "report-leaked-keys",
+        actions: &["dynamodb:BatchGetItem"],
+        partitions: &["KEYHASH#*", "MERCHANT#*"],
+        attributes: None,
+    },
+    Narrowed {
+        function: "report-leaked-keys",
+        actions: &[
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+        ],
+        partitions: &["MERCHANT#*"],
+        attributes: None,
+    },
+    Narrowed {
+        function: "report-leaked-keys",
+        actions: &["dynamodb:UpdateItem"],
+        partitions: &["KEYHASH#*"],
+        attributes: Some(&["PK", "SK", "keyStatus", "ttl"]),
     },
 ];
 

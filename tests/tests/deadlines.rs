@@ -1,7 +1,8 @@
 //! A management function that runs out of time answers 503 `temporarily_unavailable` itself,
-//! before Lambda stops it (which would give the caller API Gateway's bare 5xx). Each handler runs
-//! with a Lambda context whose deadline is near, against a DynamoDB endpoint that accepts
-//! connections and never answers.
+//! before Lambda stops it (which would give the caller API Gateway's bare 5xx); so does the
+//! leaked-key report function (GitHub retries a 503, and what was revoked stays revoked). Each
+//! handler runs with a Lambda context whose deadline is near, against a DynamoDB endpoint that
+//! accepts connections and never answers.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -9,7 +10,10 @@ use api_tests::{Call, TestResponse, MERCHANT};
 use appkeys::aws::{sdk_config, Budget};
 use appkeys::deadline::ANSWER_MARGIN;
 use appkeys::routes::{Guard, ROUTES};
+use appkeys::api_key::{FullKey, KeyMode};
+use appkeys::secret_scanning::PublicKeys;
 use appkeys::{Api, Config, Store};
+use local_gateway::signer::{keys_document, KeysServer, Signer};
 use lambda_http::RequestExt;
 use serde_json::json;
 
@@ -26,9 +30,14 @@ fn silent_endpoint() -> String {
     format!("http://{address}")
 }
 
-/// A request for `route` that its handler would accept (valid ids and body), so that it reaches
-/// DynamoDB.
-fn valid_call(route: &appkeys::routes::Route) -> Call {
+/// A request for `route` that its handler would accept (valid ids and body; a report signed by
+/// `signer`, naming a well-formed key), so that it reaches DynamoDB.
+fn valid_call(route: &appkeys::routes::Route, signer: &Signer) -> Call {
+    if route.guard == Guard::Signature {
+        let token = FullKey::generate(KeyMode::Live).expose_secret().to_owned();
+        let body = json!([{"token": token, "type": "appkeys_api_key", "url": "https://github.com/octo/leaky", "source": "content"}]);
+        return Call::leak_report(&body.to_string(), signer);
+    }
     let app = uuid::Uuid::now_v7().to_string();
     let key = uuid::Uuid::now_v7().to_string();
     let path = route.path.replace("{id}", &app).replace("{keyId}", &key);
@@ -91,15 +100,19 @@ async fn a_handler_out_of_time_answers_503_before_lambda_stops_it() {
         store: Store::new(client, &config.table_name, config.limits),
         config,
     };
+    let signer = Signer::generate("deadline-key");
+    let keys = KeysServer::start(keys_document(&[&signer])).await;
     let functions = local_gateway::Functions::new(
         api,
         appkeys::api_key::Pepper::new(b"test pepper, at least 32 bytes long"),
-    );
-    let management: Vec<_> = ROUTES.iter().filter(|r| r.guard == Guard::Jwt).collect();
-    assert!(!management.is_empty());
-    for route in management {
+    )
+    .with_signing_keys(PublicKeys::new(&keys.url));
+    // Every route whose function reads DynamoDB: all but the payment route's echo.
+    let reading: Vec<_> = ROUTES.iter().filter(|r| r.guard != Guard::ApiKey).collect();
+    assert!(reading.iter().any(|r| r.guard == Guard::Signature));
+    for route in reading {
         let left = ANSWER_MARGIN + Duration::from_millis(400);
-        let request = lambda_http::Request::from(valid_call(route))
+        let request = lambda_http::Request::from(valid_call(route, &signer))
             .with_lambda_context(lambda_context_with_deadline_in(left));
         let started = Instant::now();
         let response = TestResponse::from(

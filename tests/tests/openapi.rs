@@ -1026,3 +1026,87 @@ proptest! {
         prop_assert_eq!(valid, accepted, "{:?} (arrives as {:?})", value, arrived);
     }
 }
+
+/// The leaked-key report operation against the code: its bounds, labels, headers and challenge
+/// are the function's, so the description cannot promise what the code refuses.
+#[test]
+fn the_leaked_key_report_is_described_as_the_code_handles_it() {
+    use appkeys::http::WWW_AUTHENTICATE_SIGNATURE;
+    use appkeys::secret_scanning::{Label, REPORT_BODY_MAX_BYTES, REPORT_TOKENS_MAX};
+    let doc = description();
+    let route = ROUTES
+        .iter()
+        .find(|r| r.guard == Guard::Signature)
+        .expect("the report route");
+    let path = openapi_path(route.path);
+    let operation = doc.operation(route.method, &path).unwrap();
+
+    // Body: 1 to REPORT_TOKENS_MAX entries of the four string members, others allowed.
+    let report = doc.resolve(
+        &doc.resolve(&operation["requestBody"])["content"]["application/json"]["schema"],
+    );
+    assert_eq!(report["minItems"], 1);
+    assert_eq!(report["maxItems"], REPORT_TOKENS_MAX);
+    let entry = &report["items"];
+    assert_eq!(entry["required"], json!(["token", "type", "url", "source"]));
+    assert!(
+        entry.get("additionalProperties").is_none(),
+        "members GitHub adds later are accepted"
+    );
+    let with_extra = json!([{"token": "t", "type": "x", "url": "u", "source": "content", "found_at": "now"}]);
+    assert!(doc.violations(report, &with_extra).is_empty());
+    let too_many = Value::Array(vec![with_extra[0].clone(); REPORT_TOKENS_MAX + 1]);
+    assert!(!doc.violations(report, &too_many).is_empty());
+
+    // The answer: every label the code emits, and nothing else.
+    let verdicts = doc.resolve(
+        &doc.resolve(&operation["responses"]["200"])["content"]["application/json"]["schema"],
+    );
+    assert_eq!(verdicts["maxItems"], REPORT_TOKENS_MAX);
+    let verdict = doc.resolve(&verdicts["items"]);
+    let labels: Vec<Value> = [Label::TruePositive, Label::FalsePositive]
+        .iter()
+        .map(|label| serde_json::to_value(label).unwrap())
+        .collect();
+    assert_eq!(verdict["properties"]["label"]["enum"], json!(labels));
+
+    // The headers the function reads, by the names it reads them (HTTP names are case-blind).
+    let scheme = &doc.document["components"]["securitySchemes"]["githubSignature"];
+    assert_eq!((scheme["type"].as_str(), scheme["in"].as_str()), (Some("apiKey"), Some("header")));
+    let mut names = vec![scheme["name"].as_str().unwrap().to_ascii_lowercase()];
+    for parameter in operation["parameters"].as_array().unwrap() {
+        let parameter = doc.resolve(parameter);
+        assert_eq!(parameter["in"], "header");
+        assert_eq!(parameter["required"], true);
+        names.push(parameter["name"].as_str().unwrap().to_ascii_lowercase());
+    }
+    let handler = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../functions")
+            .join(route.function)
+            .join("src/lib.rs"),
+    )
+    .unwrap();
+    for name in &names {
+        assert!(
+            handler.contains(&format!("header(\"{name}\")")),
+            "{} does not read {name}",
+            route.function
+        );
+    }
+    assert_eq!(
+        names,
+        ["github-public-key-signature", "github-public-key-identifier"]
+    );
+
+    // The 401's challenge is the function's; the 413 names the function's bound.
+    let unauthorized = doc.resolve(&operation["responses"]["401"]);
+    let challenge = doc.resolve(&unauthorized["headers"]["WWW-Authenticate"]);
+    assert_eq!(challenge["schema"]["const"], WWW_AUTHENTICATE_SIGNATURE);
+    assert_eq!(challenge["required"], true);
+    let too_large = doc.resolve(&operation["responses"]["413"]);
+    assert!(too_large["description"]
+        .as_str()
+        .unwrap()
+        .contains(&REPORT_BODY_MAX_BYTES.to_string()));
+}

@@ -380,6 +380,7 @@ async fn every_function_does_only_what_its_role_allows() {
         "roll-api-key",
         "get-application",
         "list-events",
+        "report-leaked-keys",
         "authorizer",
         "event-publisher",
     ]
@@ -689,6 +690,62 @@ async fn every_function_does_only_what_its_role_allows() {
         200
     );
 
+    // report-leaked-keys: a signed report naming an active key of the application (revoked, past
+    // the history bound, so the oldest retired key is trimmed), the same key again, a key
+    // revoked before, a well-formed unknown key and garbage.
+    let reporting = local_gateway::Functions::new(
+        api("report-leaked-keys").await,
+        t.pepper.clone(),
+    );
+    let signer = local_gateway::signer::Signer::generate("permissions-key");
+    let keys =
+        local_gateway::signer::KeysServer::start(local_gateway::signer::keys_document(&[&signer]))
+            .await;
+    let reporting = reporting.with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys.url));
+    let unknown = appkeys::api_key::FullKey::generate(t.api.config.key_mode)
+        .expose_secret()
+        .to_owned();
+    let tokens = [
+        rolled.text("fullKey"),
+        rolled.text("fullKey"),
+        reclaims.text("fullKey"),
+        unknown,
+        "ks_live_garbage".to_owned(),
+    ];
+    let body = serde_json::Value::Array(
+        tokens
+            .iter()
+            .map(|token| json!({"token": token, "type": "appkeys_api_key", "url": "https://github.com/octo/leaky", "source": "content"}))
+            .collect(),
+    )
+    .to_string();
+    let report = api_tests::TestResponse::from(
+        Box::pin(reporting.invoke(
+            "report-leaked-keys",
+            Call::leak_report(&body, &signer).into(),
+        ))
+        .await
+        .unwrap(),
+    );
+    assert_eq!(report.status, 200, "{}", report.body);
+    let labels: Vec<&str> = report
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|verdict| verdict["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "true_positive",
+            "true_positive",
+            "true_positive",
+            "false_positive",
+            "false_positive"
+        ]
+    );
+
     // event-publisher: every record of the table's stream so far, through its handler, as the
     // event source mapping hands them over (the local stand-in reads the stream with the actions
     // the mapping needs: ListStreams, DescribeStream, GetShardIterator, GetRecords).
@@ -734,4 +791,18 @@ async fn every_function_does_only_what_its_role_allows() {
     assert!(recorder("create-api-key")
         .actions()
         .contains("dynamodb:DeleteItem"));
+    assert!(recorder("report-leaked-keys")
+        .actions()
+        .contains("dynamodb:DeleteItem"));
+    // The report function's writes to lookup records name the revocation's attributes only.
+    let on_lookups: BTreeSet<BTreeSet<String>> = recorder("report-leaked-keys")
+        .seen()
+        .into_iter()
+        .filter(|seen| seen.partition == "KEYHASH#*" && seen.action != "dynamodb:BatchGetItem")
+        .map(|seen| seen.attributes.expect("an update's attributes"))
+        .collect();
+    assert_eq!(
+        on_lookups,
+        BTreeSet::from([["PK", "SK", "keyStatus", "ttl"].map(String::from).into()])
+    );
 }

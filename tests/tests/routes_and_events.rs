@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use api_tests::TestApi;
-use appkeys::routes::{AUTHORIZER_FUNCTION, EVENT_PUBLISHER_FUNCTION, ROUTES};
+use appkeys::routes::{Guard, AUTHORIZER_FUNCTION, EVENT_PUBLISHER_FUNCTION, ROUTES};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -74,13 +74,28 @@ fn cargo_lambda_watch_routes_agree_with_the_route_table() {
 }
 
 fn event(function: &str) -> String {
-    std::fs::read_to_string(workspace().join("events").join(format!("{function}.json")))
-        .unwrap_or_else(|_| panic!("events/{function}.json is missing"))
+    read_event_file(&format!("{function}.json"))
 }
+
+fn read_event_file(name: &str) -> String {
+    std::fs::read_to_string(workspace().join("events").join(name))
+        .unwrap_or_else(|_| panic!("events/{name} is missing"))
+}
+
+/// The public keys that sign `events/report-leaked-keys.json`, as GitHub publishes its own (the
+/// private key was thrown away once the fixture was signed). Serve this file as
+/// `SECRET_SCANNING_KEYS_URL` to invoke the fixture.
+const FIXTURE_SIGNING_KEYS: &str = "report-leaked-keys.public-keys.json";
 
 #[tokio::test]
 async fn every_http_function_accepts_its_event_fixture() {
     let t = TestApi::new().await;
+    let keys_document: serde_json::Value =
+        serde_json::from_str(&read_event_file(FIXTURE_SIGNING_KEYS)).unwrap();
+    let keys = local_gateway::signer::KeysServer::start(keys_document).await;
+    let functions = t
+        .functions()
+        .with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys.url));
     for route in ROUTES {
         let request = lambda_http::request::from_str(&event(route.function)).unwrap_or_else(|e| {
             panic!(
@@ -88,16 +103,39 @@ async fn every_http_function_accepts_its_event_fixture() {
                 route.function
             )
         });
-        let response = t.functions().invoke(route.function, request).await.unwrap();
+        let fixture: serde_json::Value = serde_json::from_str(&event(route.function)).unwrap();
+        let authorizer = &fixture["requestContext"]["authorizer"];
+        match route.guard {
+            Guard::Jwt => assert!(authorizer["jwt"]["claims"].is_object(), "{}", route.function),
+            Guard::ApiKey => assert!(authorizer["lambda"].is_object(), "{}", route.function),
+            // As API Gateway sends a route without an authorizer: no authorizer context at all,
+            // GitHub's two headers.
+            Guard::Signature => {
+                assert!(authorizer.is_null(), "{}", route.function);
+                for header in ["github-public-key-identifier", "github-public-key-signature"] {
+                    assert!(fixture["headers"][header].is_string(), "{header}");
+                }
+            }
+        }
+        let response = functions.invoke(route.function, request).await.unwrap();
         let status = response.status().as_u16();
         // The fixtures' ids do not exist in a fresh table: 404 still proves the handler parsed
         // the event, found the merchant claim and the path parameters.
+        // The report is signed by the published key and names a well-formed key that no table
+        // holds: verified, looked up, labelled.
         let expected: &[u16] = match route.function {
             "create-application" => &[201],
-            "list-applications" | "payments-echo" => &[200],
+            "list-applications" | "payments-echo" | "report-leaked-keys" => &[200],
             _ => &[404],
         };
         assert!(expected.contains(&status), "{}: {status}", route.function);
+        if route.guard == Guard::Signature {
+            let body: serde_json::Value = match response.body() {
+                lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(body[0]["label"], "false_positive", "{body}");
+        }
     }
 }
 

@@ -330,3 +330,69 @@ fn cors_is_off_by_default_and_mirrors_the_local_gateway_when_set() {
         "tokens travel in a header, not cookies"
     );
 }
+
+/// The leaked-key report route is the one route without a gateway authorizer: GitHub cannot
+/// present a JWT or an API key, and its function checks the report's signature before it reads
+/// anything. That exemption is deliberate and narrow: exactly the route table's signature routes
+/// (that one route, spelled out here so that a second needs a decision), no scheme named `NONE`
+/// that could be reused, and a throttle of its own far below the API's default.
+#[test]
+fn only_the_leaked_key_report_route_goes_without_an_authorizer_and_it_has_its_own_throttle() {
+    let signature_routes: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| r.guard == Guard::Signature)
+        .map(Route::route_key)
+        .collect();
+    assert_eq!(signature_routes, ["POST /api/v1/secret-scanning/reports"]);
+    let custom = Stack::deploy(&[
+        ("SecretScanningRateLimit", "5"),
+        ("SecretScanningBurstLimit", "7"),
+    ]);
+    for (stack, rate, burst) in [
+        (echo_mode(), "20", "100"),
+        (backend_mode(), "20", "100"),
+        (custom, "5", "7"),
+    ] {
+        let body = definition(&stack);
+        let open: Vec<String> = operations(body)
+            .into_iter()
+            .filter(|(_, operation)| {
+                operation["security"]
+                    .as_array()
+                    .expect("every operation names its security")
+                    .iter()
+                    .any(|requirement| requirement.get(NO_AUTHORIZER).is_some())
+            })
+            .map(|(key, operation)| {
+                assert_eq!(
+                    operation["security"],
+                    json!([{ NO_AUTHORIZER: [] }]),
+                    "{key}: no authorizer, and nothing else beside it"
+                );
+                key
+            })
+            .collect();
+        assert_eq!(open, signature_routes, "routes without an authorizer");
+        assert!(
+            body["components"]["securitySchemes"]
+                .get(NO_AUTHORIZER)
+                .is_none(),
+            "NONE must stay SAM's word for no authorizer, not a scheme"
+        );
+        let stage = stack.of_type("AWS::ApiGatewayV2::Stage")[0].1;
+        let settings = stage["Properties"]["RouteSettings"]
+            .as_object()
+            .expect("route settings");
+        let keys: Vec<&String> = settings.keys().collect();
+        assert_eq!(keys, signature_routes.iter().collect::<Vec<_>>());
+        for (key, setting) in settings {
+            assert_eq!(scalar(&setting["ThrottlingRateLimit"]), rate, "{key}");
+            assert_eq!(scalar(&setting["ThrottlingBurstLimit"]), burst, "{key}");
+            // Route settings replace the defaults for the route: its 5xx alarm needs these.
+            assert_eq!(setting["DetailedMetricsEnabled"], true, "{key}");
+        }
+        // By default far below the other routes' throttle.
+        let default_rate: u32 = stack.parameters["ThrottlingRateLimit"].parse().unwrap();
+        assert!(rate.parse::<u32>().unwrap() * 10 <= default_rate, "{rate} vs {default_rate}");
+    }
+}

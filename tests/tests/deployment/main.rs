@@ -124,7 +124,15 @@ fn operation<'a>(body: &'a Value, route: &Route) -> &'a Value {
         .1
 }
 
-/// The guard an operation's `security` names.
+/// SAM's name for "no authorizer on this route" (`Auth: Authorizer: NONE` on an `HttpApi` event,
+/// the documented way to exempt one function from the API's `DefaultAuthorizer`): it writes
+/// `security: [{"NONE": []}]`, and `NONE` is no security scheme of the API.
+const NO_AUTHORIZER: &str = "NONE";
+
+/// The guard an operation's `security` names. Every operation names one: an operation without
+/// `security` would be open without saying so. `NONE` is read as the signature guard, the one
+/// route whose function authenticates the caller itself; `api.rs` checks that it is that route
+/// alone, and that no scheme of that name exists.
 fn guard(operation: &Value) -> Guard {
     let security = operation["security"].as_array().expect("security");
     assert_eq!(security.len(), 1, "one authorizer: {security:?}");
@@ -132,6 +140,7 @@ fn guard(operation: &Value) -> Guard {
     match names.as_slice() {
         [name] if *name == "JwtAuthorizer" => Guard::Jwt,
         [name] if *name == "ApiKeyAuthorizer" => Guard::ApiKey,
+        [name] if *name == NO_AUTHORIZER => Guard::Signature,
         other => panic!("unexpected authorizer {other:?}"),
     }
 }

@@ -455,3 +455,73 @@ fn the_dashboard_shows_verifications_decisions_latency_and_errors_per_route() {
         .collect();
     assert_eq!(shown, alarms.iter().map(String::as_str).collect());
 }
+
+/// A report that fails (5xx: GitHub's keys unreachable, the table failing) leaves a leaked key
+/// working until GitHub's retry gets through: it has an alarm of its own, and is not counted again
+/// as a management failure.
+#[test]
+fn failed_leaked_key_reports_have_an_alarm_of_their_own_outside_the_management_one() {
+    let stack = echo_mode();
+    let alarms = stack.of_type("AWS::CloudWatch::Alarm");
+    let (api_id, _) = api(&stack);
+    let route_5xx = |route: Option<&str>| {
+        let mut dimensions = BTreeMap::from([
+            ("ApiId".to_owned(), api_id.to_owned()),
+            ("Stage".to_owned(), "$default".to_owned()),
+        ]);
+        if let Some(route) = route {
+            dimensions.insert("Route".to_owned(), route.to_owned());
+        }
+        (
+            "AWS/ApiGateway".to_owned(),
+            "5xx".to_owned(),
+            dimensions,
+        )
+    };
+    let stage_wide: Vec<_> = alarms
+        .iter()
+        .filter(|(_, alarm)| alarm_metrics(alarm).contains(&route_5xx(None)))
+        .collect();
+    assert_eq!(stage_wide.len(), 1, "one alarm on the stage's 5xx");
+    let management = &stage_wide[0].1["Properties"]["Metrics"];
+    let signature_routes: Vec<_> = ROUTES
+        .iter()
+        .filter(|r| r.guard == Guard::Signature)
+        .collect();
+    assert!(!signature_routes.is_empty());
+    for route in signature_routes {
+        let key = route.route_key();
+        let own: Vec<_> = alarms
+            .iter()
+            .filter(|(_, alarm)| alarm_metrics(alarm) == [route_5xx(Some(&key))])
+            .collect();
+        assert_eq!(own.len(), 1, "an alarm on {key}'s 5xx alone");
+        let p = &own[0].1["Properties"];
+        assert_eq!(scalar(&p["Threshold"]), "1");
+        assert_eq!(p["Statistic"], "Sum");
+        // The management alarm subtracts it.
+        let id = management
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| {
+                m["MetricStat"]["Metric"]["Dimensions"]
+                    .as_array()
+                    .is_some_and(|dims| dims.iter().any(|d| scalar(&d["Value"]) == key))
+            })
+            .unwrap_or_else(|| panic!("the management alarm does not read {key}"))["Id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let expression = management
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|m| m["Expression"].as_str())
+            .unwrap();
+        assert!(
+            expression.contains(&format!("- FILL({id}, 0)")),
+            "{expression} does not subtract {key}"
+        );
+    }
+}

@@ -449,3 +449,70 @@ fn the_authorizer_may_write_only_a_keys_last_use() {
         "{id}: lookup records and key items"
     );
 }
+
+/// Whoever serves the secret-scanning keys decides which reports revoke keys: the parameter
+/// defaults to GitHub's document, takes `https://` only, and reaches exactly the functions that
+/// check report signatures, which start with every value it accepts.
+#[test]
+fn the_report_function_fetches_githubs_signing_keys_over_https_only() {
+    use appkeys::config::secret_scanning_keys_url;
+    use appkeys::secret_scanning::KEYS_URL_DEFAULT;
+    let parameters = &transformed()["Parameters"];
+    let keys_url = &parameters["SecretScanningKeysUrl"];
+    assert_eq!(scalar(&keys_url["Default"]), KEYS_URL_DEFAULT);
+    let accepted = [
+        KEYS_URL_DEFAULT,
+        "https://ghe.example.com:8443/api/v3/meta/public_keys/secret_scanning",
+        "https://keys.internal.example/secret-scanning.json",
+    ];
+    for value in accepted {
+        check_constraints(keys_url, value)
+            .unwrap_or_else(|problem| panic!("{value:?} refused: {problem}"));
+    }
+    for value in [
+        "",
+        "http://api.github.com/meta/public_keys/secret_scanning",
+        // The functions accept a loopback http URL for a local signer; a deployment never does.
+        "http://127.0.0.1:8080/keys",
+        "https://",
+        "https://api.github.com/meta/public_keys/secret_scanning?x=1",
+        "https://api.github.com/meta/public_keys/secret_scanning#keys",
+        "api.github.com/meta/public_keys/secret_scanning",
+        "https://api.github.com /meta",
+    ] {
+        assert!(
+            check_constraints(keys_url, value).is_err(),
+            "{value:?} accepted"
+        );
+    }
+    let signature_functions: BTreeSet<&str> = ROUTES
+        .iter()
+        .filter(|r| r.guard == Guard::Signature)
+        .map(|r| r.function)
+        .collect();
+    assert!(!signature_functions.is_empty());
+    for value in accepted {
+        let stack = Stack::deploy(&[("SecretScanningKeysUrl", value)]);
+        let mut fetching = BTreeSet::new();
+        for (binary, (id, function)) in functions(&stack) {
+            let env = environment(function);
+            let Some(url) = env.get("SECRET_SCANNING_KEYS_URL") else {
+                continue;
+            };
+            fetching.insert(binary.clone());
+            assert_eq!(url, value, "{id}");
+            assert_eq!(
+                secret_scanning_keys_url(|name| env.get(name).cloned()).as_deref(),
+                Ok(value),
+                "{id} would not start with it"
+            );
+            // It hashes reported tokens with the pepper, from the secret.
+            assert!(
+                PepperSource::from_lookup(|name| env.get(name).cloned()).is_ok(),
+                "{id}: the pepper"
+            );
+        }
+        let fetching: BTreeSet<&str> = fetching.iter().map(String::as_str).collect();
+        assert_eq!(fetching, signature_functions);
+    }
+}
