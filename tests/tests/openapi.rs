@@ -1041,19 +1041,31 @@ fn the_leaked_key_report_is_described_as_the_code_handles_it() {
     let path = openapi_path(route.path);
     let operation = doc.operation(route.method, &path).unwrap();
 
-    // Body: 1 to REPORT_TOKENS_MAX entries of the four string members, others allowed.
-    let report = doc.resolve(
-        &doc.resolve(&operation["requestBody"])["content"]["application/json"]["schema"],
-    );
+    // Body: 1 to REPORT_TOKENS_MAX entries with a string token; type, url and source strings,
+    // null or absent (as the parser takes them); others allowed.
+    let report = doc
+        .resolve(&doc.resolve(&operation["requestBody"])["content"]["application/json"]["schema"]);
     assert_eq!(report["minItems"], 1);
     assert_eq!(report["maxItems"], REPORT_TOKENS_MAX);
     let entry = &report["items"];
-    assert_eq!(entry["required"], json!(["token", "type", "url", "source"]));
+    assert_eq!(entry["required"], json!(["token"]));
+    for lenient in [
+        json!([{"token": "t", "url": null, "source": null, "type": null}]),
+        json!([{"token": "t"}]),
+    ] {
+        assert!(doc.violations(report, &lenient).is_empty(), "{lenient}");
+        assert!(appkeys::secret_scanning::parse_report(lenient.to_string().as_bytes()).is_ok());
+    }
+    for strict in [json!([{"url": "u"}]), json!([{"token": "t", "url": 7}])] {
+        assert!(!doc.violations(report, &strict).is_empty(), "{strict}");
+        assert!(appkeys::secret_scanning::parse_report(strict.to_string().as_bytes()).is_err());
+    }
     assert!(
         entry.get("additionalProperties").is_none(),
         "members GitHub adds later are accepted"
     );
-    let with_extra = json!([{"token": "t", "type": "x", "url": "u", "source": "content", "found_at": "now"}]);
+    let with_extra =
+        json!([{"token": "t", "type": "x", "url": "u", "source": "content", "found_at": "now"}]);
     assert!(doc.violations(report, &with_extra).is_empty());
     let too_many = Value::Array(vec![with_extra[0].clone(); REPORT_TOKENS_MAX + 1]);
     assert!(!doc.violations(report, &too_many).is_empty());
@@ -1072,7 +1084,10 @@ fn the_leaked_key_report_is_described_as_the_code_handles_it() {
 
     // The headers the function reads, by the names it reads them (HTTP names are case-blind).
     let scheme = &doc.document["components"]["securitySchemes"]["githubSignature"];
-    assert_eq!((scheme["type"].as_str(), scheme["in"].as_str()), (Some("apiKey"), Some("header")));
+    assert_eq!(
+        (scheme["type"].as_str(), scheme["in"].as_str()),
+        (Some("apiKey"), Some("header"))
+    );
     let mut names = vec![scheme["name"].as_str().unwrap().to_ascii_lowercase()];
     for parameter in operation["parameters"].as_array().unwrap() {
         let parameter = doc.resolve(parameter);
@@ -1096,7 +1111,10 @@ fn the_leaked_key_report_is_described_as_the_code_handles_it() {
     }
     assert_eq!(
         names,
-        ["github-public-key-signature", "github-public-key-identifier"]
+        [
+            "github-public-key-signature",
+            "github-public-key-identifier"
+        ]
     );
 
     // The 401's challenge is the function's; the 413 names the function's bound.
