@@ -7,14 +7,14 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use api_tests::{Call, TestResponse, MERCHANT};
+use appkeys::api_key::{FullKey, KeyMode};
 use appkeys::aws::{sdk_config, Budget};
 use appkeys::deadline::ANSWER_MARGIN;
 use appkeys::routes::{Guard, ROUTES};
-use appkeys::api_key::{FullKey, KeyMode};
 use appkeys::secret_scanning::PublicKeys;
 use appkeys::{Api, Config, Store};
-use local_gateway::signer::{keys_document, KeysServer, Signer};
 use lambda_http::RequestExt;
+use local_gateway::signer::{keys_document, KeysServer, Signer};
 use serde_json::json;
 
 /// A DynamoDB endpoint that accepts every connection and never says a word.

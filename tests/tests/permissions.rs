@@ -693,15 +693,14 @@ async fn every_function_does_only_what_its_role_allows() {
     // report-leaked-keys: a signed report naming an active key of the application (revoked, past
     // the history bound, so the oldest retired key is trimmed), the same key again, a key
     // revoked before, a well-formed unknown key and garbage.
-    let reporting = local_gateway::Functions::new(
-        api("report-leaked-keys").await,
-        t.pepper.clone(),
-    );
+    let reporting =
+        local_gateway::Functions::new(api("report-leaked-keys").await, t.pepper.clone());
     let signer = local_gateway::signer::Signer::generate("permissions-key");
     let keys =
         local_gateway::signer::KeysServer::start(local_gateway::signer::keys_document(&[&signer]))
             .await;
-    let reporting = reporting.with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys.url));
+    let reporting =
+        reporting.with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys.url));
     let unknown = appkeys::api_key::FullKey::generate(t.api.config.key_mode)
         .expose_secret()
         .to_owned();

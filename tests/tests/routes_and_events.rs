@@ -106,13 +106,20 @@ async fn every_http_function_accepts_its_event_fixture() {
         let fixture: serde_json::Value = serde_json::from_str(&event(route.function)).unwrap();
         let authorizer = &fixture["requestContext"]["authorizer"];
         match route.guard {
-            Guard::Jwt => assert!(authorizer["jwt"]["claims"].is_object(), "{}", route.function),
+            Guard::Jwt => assert!(
+                authorizer["jwt"]["claims"].is_object(),
+                "{}",
+                route.function
+            ),
             Guard::ApiKey => assert!(authorizer["lambda"].is_object(), "{}", route.function),
             // As API Gateway sends a route without an authorizer: no authorizer context at all,
             // GitHub's two headers.
             Guard::Signature => {
                 assert!(authorizer.is_null(), "{}", route.function);
-                for header in ["github-public-key-identifier", "github-public-key-signature"] {
+                for header in [
+                    "github-public-key-identifier",
+                    "github-public-key-signature",
+                ] {
                     assert!(fixture["headers"][header].is_string(), "{header}");
                 }
             }

@@ -393,6 +393,9 @@ fn only_the_leaked_key_report_route_goes_without_an_authorizer_and_it_has_its_ow
         }
         // By default far below the other routes' throttle.
         let default_rate: u32 = stack.parameters["ThrottlingRateLimit"].parse().unwrap();
-        assert!(rate.parse::<u32>().unwrap() * 10 <= default_rate, "{rate} vs {default_rate}");
+        assert!(
+            rate.parse::<u32>().unwrap() * 10 <= default_rate,
+            "{rate} vs {default_rate}"
+        );
     }
 }

@@ -472,11 +472,7 @@ fn failed_leaked_key_reports_have_an_alarm_of_their_own_outside_the_management_o
         if let Some(route) = route {
             dimensions.insert("Route".to_owned(), route.to_owned());
         }
-        (
-            "AWS/ApiGateway".to_owned(),
-            "5xx".to_owned(),
-            dimensions,
-        )
+        ("AWS/ApiGateway".to_owned(), "5xx".to_owned(), dimensions)
     };
     let stage_wide: Vec<_> = alarms
         .iter()
