@@ -106,8 +106,10 @@ impl ApiError {
                 "Temporarily unavailable",
                 "The signing keys could not be fetched to check the report; nothing was revoked; retry it.".into(),
             ),
+            // 429, not 503: anyone can send an unknown identifier, and a 5xx would page the
+            // operators (the route's 5xx alarm) for what is not a failure (found by review).
             Self::BadSignature(SignatureError::NotYetKnown { retry_after_secs }) => (
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::TOO_MANY_REQUESTS,
                 "temporarily_unavailable",
                 "Temporarily unavailable",
                 format!("The report is signed with a key this instance does not know yet, and the signing keys were fetched too recently to fetch them again; nothing was revoked; retry it in {retry_after_secs} s."),
@@ -241,7 +243,7 @@ impl ApiError {
                 HeaderValue::from_static(challenge),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             let retry_after = match self {
                 Self::BadSignature(SignatureError::NotYetKnown { retry_after_secs }) => {
                     HeaderValue::from(retry_after_secs)

@@ -424,8 +424,7 @@ async fn local_stream_an_entry_refused_every_time_is_left_to_the_stream_from_its
 }
 
 #[tokio::test]
-async fn local_stream_an_unreadable_event_record_is_reported_from_its_record_and_the_events_before_it_published(
-) {
+async fn local_stream_an_unreadable_event_record_is_isolated_and_every_other_event_published() {
     let (mut event, events) = recorded_changes().await;
     // The 6th event's record, its type replaced by one no code knows.
     let index = event
@@ -460,6 +459,59 @@ async fn local_stream_an_unreadable_event_record_is_reported_from_its_record_and
         events[..5],
         "the events before it are published"
     );
+
+    // Then Lambda's retries, as the mapping is configured (partial batch responses and
+    // `BisectBatchOnFunctionError`): a partial failure retries from the reported record, a
+    // function error halves the batch. The batch that starts with the bad record fails whole, so
+    // it is halved until the record is alone; the events after it are all published, and only the
+    // bad record is left for the dead-letter queue (found by review: a partial failure alone sent
+    // the events behind it there too).
+    let mut pending = VecDeque::from([event.records[index..].to_vec()]);
+    let mut dead_letters = Vec::new();
+    let mut invocations = 0;
+    while let Some(records) = pending.pop_front() {
+        invocations += 1;
+        assert!(invocations < 50, "the retries do not converge");
+        let mut batch = event.clone();
+        batch.records = records.clone();
+        match handler(
+            &stub.publisher(),
+            LambdaEvent::new(batch.clone(), Default::default()),
+        )
+        .await
+        {
+            Err(_) => {
+                assert!(records.len() > 1, "a record alone is reported, not failed");
+                let (first, second) = records.split_at(records.len() / 2);
+                pending.push_back(first.to_vec());
+                pending.push_back(second.to_vec());
+            }
+            Ok(response) => {
+                let Some(failure) = response.batch_item_failures.first() else {
+                    continue;
+                };
+                let from = sequences(&batch)
+                    .iter()
+                    .position(|s| Some(s) == failure.item_identifier.as_ref())
+                    .unwrap();
+                if from == 0 && records.len() == 1 {
+                    dead_letters.push(failure.item_identifier.clone().unwrap());
+                } else {
+                    pending.push_back(records[from..].to_vec());
+                }
+            }
+        }
+    }
+    assert_eq!(dead_letters, [sequences(&event)[index].clone()]);
+    let mut published = stub.accepted_ids();
+    published.sort();
+    let mut expected: Vec<String> = events
+        .iter()
+        .filter(|id| *id != &events[5])
+        .cloned()
+        .collect();
+    expected.sort();
+    assert_eq!(published, expected, "every other event, once");
 }
 
 #[tokio::test]

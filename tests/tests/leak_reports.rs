@@ -319,7 +319,7 @@ async fn keys_are_cached_refetched_for_an_unknown_identifier_at_most_once_a_minu
         let answer = r
             .send(Call::leak_report(&report_body(&[&first]), &stranger))
             .await;
-        answer.assert_problem(503, "temporarily_unavailable");
+        answer.assert_problem(429, "temporarily_unavailable");
         let retry_after: u64 = answer.headers["retry-after"]
             .to_str()
             .unwrap()
@@ -361,7 +361,7 @@ async fn keys_are_cached_refetched_for_an_unknown_identifier_at_most_once_a_minu
     // the keys have been fetched again without it, it is refused.
     send(report_body(&[&third]), &r.signer)
         .await
-        .assert_problem(503, "temporarily_unavailable");
+        .assert_problem(429, "temporarily_unavailable");
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     send(report_body(&[&third]), &r.signer)
         .await
@@ -371,7 +371,8 @@ async fn keys_are_cached_refetched_for_an_unknown_identifier_at_most_once_a_minu
 
 /// Found by review: GitHub rotating its key within a minute of an unknown identifier (a random
 /// one, or a cold start's first fetch just before the rotation) had genuine reports refused 401,
-/// which GitHub does not send again. Now they are 503 until the keys may be fetched, then pass.
+/// which GitHub does not send again. Now they are 429 (Retry-After) until the keys may be fetched, then pass: never a 5xx,
+/// which anyone could cause with a made-up identifier and which would page the operators.
 #[tokio::test]
 async fn a_report_signed_with_a_key_published_within_the_minute_is_retried_not_refused() {
     let r = reporting().await;
@@ -393,7 +394,7 @@ async fn a_report_signed_with_a_key_published_within_the_minute_is_retried_not_r
     let body = report_body(&[&second]);
     send(body.clone(), &rotated)
         .await
-        .assert_problem(503, "temporarily_unavailable");
+        .assert_problem(429, "temporarily_unavailable");
     assert!(r.works(&second).await, "nothing revoked yet");
     tokio::time::sleep(std::time::Duration::from_millis(350)).await;
     assert_eq!(labels(&send(body, &rotated).await), ["true_positive"]);

@@ -14,8 +14,14 @@
 //! keeps failing goes, after the event source mapping's retries, to its on-failure destination
 //! (the dead-letter queue), which receives the batch's shard and sequence range. A record that
 //! cannot be read as an event (which only a bug or a hand edit of the table could write) is
-//! treated the same way: the events before it are published, it and every later record are
-//! reported, so one bad record neither blocks the shard for ever nor fails the records around it.
+//! isolated: the events before it are published and it and every later record are reported; on
+//! the retry, which starts with it, the handler fails the whole invocation instead, so that the
+//! mapping's `BisectBatchOnFunctionError` halves the batch until the record is alone (with
+//! `ReportBatchItemFailures`, a partial failure response only splits the batch at the reported
+//! record, and a batch that starts with it would fail whole until its retries ran out, taking the
+//! good events after it to the dead-letter queue: "Configuring partial batch response with
+//! DynamoDB and Lambda", found by review). Alone, it is reported, retried, and sent to the
+//! dead-letter queue; the events around it are published.
 
 use appkeys::store::{event_from_item, EVENT_SK_PREFIX};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
@@ -82,6 +88,13 @@ pub async fn handler(
                 break;
             }
         }
+    }
+    if unreadable == Some(0) && records.len() > 1 {
+        return Err(format!(
+            "the batch's first record is not a readable audit event; failing the batch of {} so that it is halved",
+            records.len()
+        )
+        .into());
     }
     let mut published = 0;
     let mut failed_from = None;

@@ -8,7 +8,8 @@
 //! secret alert service"). They are cached per instance; an identifier not in the cache fetches
 //! them again, at most once per [`REFETCH_INTERVAL`], so that random identifiers cannot make
 //! every request a fetch; within that interval an unknown identifier is answered "retry later"
-//! (503), not "forged" (401), since it may be a key GitHub has just rotated in. Verification is aws-lc-rs's (`ECDSA_P256_SHA256_ASN1`), which takes the
+//! (429 with `Retry-After`), not "forged" (401), since it may be a key GitHub has just rotated
+//! in, nor 503, which anyone could then cause and which would page the operators. Verification is aws-lc-rs's (`ECDSA_P256_SHA256_ASN1`), which takes the
 //! PEM's DER `SubjectPublicKeyInfo` as it is: no hand-written crypto.
 
 use std::collections::HashMap;
