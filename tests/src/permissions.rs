@@ -184,24 +184,34 @@ pub const NARROWED: &[Narrowed] = &[
         partitions: &["KEYHASH#*", "MERCHANT#*"],
         attributes: Some(&["PK", "SK", "lastUsedAt"]),
     },
-    // The report function reads lookup records, and keys with their keyring (BatchGetItem);
-    // its revocation writes the key, the keyring, the audit event and trims the history in the
-    // merchant's partition; on a lookup record it may mark the key revoked and nothing else, so
-    // that it can never write a lookup record that verifies (one needs the merchant, application
-    // and key ids) even though it runs unauthenticated input.
+    // The report function runs unauthenticated input, so each of its grants is as narrow as IAM
+    // allows. It reads lookup records (BatchGetItem), then per active key what a revocation
+    // reads of the key and its keyring, and nothing else of a merchant's partition (not the
+    // sealed full keys of idempotency records, say: found by review); its revocation writes the
+    // key, the keyring and the audit event, those attributes only, and trims the history; on a
+    // lookup record it may mark the key revoked and nothing else, so that it can never write a
+    // lookup record that verifies (one needs the merchant, application and key ids).
     Narrowed {
         function: "report-leaked-keys",
         actions: &["dynamodb:BatchGetItem"],
-        partitions: &["KEYHASH#*", "MERCHANT#*"],
+        partitions: &["KEYHASH#*"],
         attributes: None,
     },
     Narrowed {
         function: "report-leaked-keys",
-        actions: &[
-            "dynamodb:UpdateItem",
-            "dynamodb:PutItem",
-            "dynamodb:DeleteItem",
-        ],
+        actions: &["dynamodb:BatchGetItem"],
+        partitions: &["MERCHANT#*"],
+        attributes: Some(REPORT_REVOCATION_READS),
+    },
+    Narrowed {
+        function: "report-leaked-keys",
+        actions: &["dynamodb:UpdateItem", "dynamodb:PutItem"],
+        partitions: &["MERCHANT#*"],
+        attributes: Some(REPORT_REVOCATION_WRITES),
+    },
+    Narrowed {
+        function: "report-leaked-keys",
+        actions: &["dynamodb:DeleteItem"],
         partitions: &["MERCHANT#*"],
         attributes: None,
     },
@@ -217,3 +227,52 @@ pub const NARROWED: &[Narrowed] = &[
 pub fn narrowed(function: &str) -> Vec<&'static Narrowed> {
     NARROWED.iter().filter(|n| n.function == function).collect()
 }
+
+/// What the report function's revocations read of a merchant's partition: the key and its
+/// keyring (`Store::REVOCATION_READS`, with the item's key).
+pub const REPORT_REVOCATION_READS: &[&str] = &[
+    "PK",
+    "SK",
+    "keyStatus",
+    "expiresAt",
+    "keyHash",
+    "keyPrefix",
+    "description",
+    "revocationId",
+    "rolledTo",
+    "activeKeys",
+    "rolledKeys",
+    "retiredKeys",
+    "version",
+];
+
+/// What they write there: the key marked revoked (conditioned on its status and expiry), the
+/// keyring rewritten (conditioned on its version), the audit event put.
+pub const REPORT_REVOCATION_WRITES: &[&str] = &[
+    "PK",
+    "SK",
+    // The key.
+    "keyStatus",
+    "expiresAt",
+    "revokedAt",
+    "revocationId",
+    "ttl",
+    // The keyring.
+    "activeKeys",
+    "rolledKeys",
+    "retiredKeys",
+    "version",
+    // The event.
+    "type",
+    "id",
+    "createdAt",
+    "applicationId",
+    "keyId",
+    "keyPrefix",
+    "actorSub",
+    "merchantId",
+    "requestId",
+    "sourceIp",
+    "userAgent",
+    "report",
+];

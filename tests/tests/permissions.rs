@@ -28,8 +28,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
 /// One DynamoDB action as IAM authorises it: the action, the partition prefix of the item
-/// (`dynamodb:LeadingKeys`), and, for an update, every attribute it names
-/// (`dynamodb:Attributes`: the key, and the update and condition expressions).
+/// (`dynamodb:LeadingKeys`), and, for an update, a put or a batch read, every attribute it names
+/// (`dynamodb:Attributes`: the key, the item put, the update, condition and projection
+/// expressions; a read without a projection reads [`ALL_ATTRIBUTES`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Seen {
     action: String,
@@ -73,6 +74,18 @@ impl Recorder {
         });
     }
 
+    /// A put, with the attributes it writes and its condition names.
+    fn record_put(
+        &self,
+        item: &HashMap<String, AttributeValue>,
+        condition: Option<&str>,
+        names: Option<&HashMap<String, String>>,
+    ) {
+        let mut attributes: BTreeSet<String> = item.keys().cloned().collect();
+        attributes.extend(attribute_names([condition, None], names));
+        self.record_naming("PutItem", Some(item), Some(attributes));
+    }
+
     /// An update, with the attributes it names.
     fn record_update(
         &self,
@@ -85,6 +98,9 @@ impl Recorder {
         self.record_naming("UpdateItem", Some(key), Some(attributes));
     }
 }
+
+/// What a read without a projection names: every attribute, which no attribute list allows.
+const ALL_ATTRIBUTES: &str = "(all attributes)";
 
 /// The top-level attributes that DynamoDB expressions name: their identifiers, with `#name`
 /// placeholders resolved, leaving out `:values`, keywords and functions.
@@ -163,7 +179,11 @@ impl Intercept for Recorder {
         if let Some(get) = input.downcast_ref::<GetItemInput>() {
             self.record("GetItem", get.key());
         } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
-            self.record("PutItem", put.item());
+            self.record_put(
+                put.item().unwrap_or(&HashMap::new()),
+                put.condition_expression(),
+                put.expression_attribute_names(),
+            );
         } else if let Some(query) = input.downcast_ref::<QueryInput>() {
             let pk = query
                 .expression_attribute_values()
@@ -177,8 +197,17 @@ impl Intercept for Recorder {
                 .into_iter()
                 .flat_map(|items| items.values())
             {
+                let read = match wanted.projection_expression() {
+                    Some(projection) => attribute_names(
+                        [Some(projection), None],
+                        wanted.expression_attribute_names(),
+                    ),
+                    None => BTreeSet::from([ALL_ATTRIBUTES.to_owned()]),
+                };
                 for key in wanted.keys() {
-                    self.record("BatchGetItem", Some(key));
+                    let mut named: BTreeSet<String> = key.keys().cloned().collect();
+                    named.extend(read.iter().cloned());
+                    self.record_naming("BatchGetItem", Some(key), Some(named));
                 }
             }
         } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
@@ -190,7 +219,11 @@ impl Intercept for Recorder {
         } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
             for item in transaction.transact_items() {
                 if let Some(put) = item.put() {
-                    self.record("PutItem", Some(put.item()));
+                    self.record_put(
+                        put.item(),
+                        put.condition_expression(),
+                        put.expression_attribute_names(),
+                    );
                 } else if let Some(update) = item.update() {
                     self.record_update(
                         update.key(),

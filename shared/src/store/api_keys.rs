@@ -265,6 +265,26 @@ impl Store {
         }
     }
 
+    /// What a revocation reads of the key and its keyring: nothing else, so that the leaked-key
+    /// report function, which revokes this way, may be granted just these (`dynamodb:Attributes`)
+    /// and cannot read what else a merchant's partition holds (sealed full keys in idempotency
+    /// records above all: found by review).
+    pub const REVOCATION_READS: &'static [&'static str] = &[
+        // The key (`StoredKey::from_item`).
+        "keyStatus",
+        "expiresAt",
+        "keyHash",
+        "keyPrefix",
+        "description",
+        "revocationId",
+        "rolledTo",
+        // The keyring (`Keyring::from_item`).
+        "activeKeys",
+        "rolledKeys",
+        "retiredKeys",
+        "version",
+    ];
+
     /// One transaction: mark the key revoked (only if it is still active and unexpired), mark its
     /// lookup record, and move it from its application's keyring to the retired list (which
     /// frees its place under the limit). Of concurrent revocations, exactly one passes the
@@ -292,7 +312,12 @@ impl Store {
             }
             attempted = true;
             let mut items = self
-                .get_consistent_many(&pk, &[&key_sk, &keyring_sk], &mut attempts)
+                .get_consistent_many(
+                    &pk,
+                    &[&key_sk, &keyring_sk],
+                    Some(Self::REVOCATION_READS),
+                    &mut attempts,
+                )
                 .await?;
             let (Some(key_item), Some(keyring_item)) =
                 (items.remove(&key_sk), items.remove(&keyring_sk))

@@ -351,6 +351,7 @@ impl Store {
             .get_consistent_many(
                 &merchant_pk(merchant),
                 &[&application_sk, &keyring_sk],
+                None,
                 attempts,
             )
             .await?;

@@ -134,7 +134,7 @@ impl Store {
         distinct.sort_unstable();
         distinct.dedup();
         let found = self
-            .get_consistent_keys(&distinct, &mut self.attempts())
+            .get_consistent_keys(&distinct, None, &mut self.attempts())
             .await?;
         pks.iter()
             .map(|pk| {

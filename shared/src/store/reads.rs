@@ -43,10 +43,11 @@ impl Store {
         &self,
         pk: &str,
         sort_keys: &[&str],
+        only: Option<&[&str]>,
         attempts: &mut Attempts,
     ) -> Result<HashMap<String, Item>, StoreError> {
         let keys: Vec<(&str, &str)> = sort_keys.iter().map(|sk| (pk, *sk)).collect();
-        let found = self.get_consistent_keys(&keys, attempts).await?;
+        let found = self.get_consistent_keys(&keys, only, attempts).await?;
         Ok(found
             .into_iter()
             .map(|((_, sk), item)| (sk, item))
@@ -56,15 +57,29 @@ impl Store {
     /// Items of any partitions, strongly consistent, by `(PK, SK)`: `BatchGetItem`s of at most
     /// [`BATCH_GET_MAX`] keys, one after the other; keys DynamoDB leaves unprocessed (under
     /// load) are asked again after a backoff. The keys must be distinct (DynamoDB refuses a batch
-    /// with duplicates).
+    /// with duplicates). With `only`, just those attributes are read (`PK` and `SK` always), so
+    /// that a role narrowed with `dynamodb:Attributes` may read them.
     pub(super) async fn get_consistent_keys(
         &self,
         keys: &[(&str, &str)],
+        only: Option<&[&str]>,
         attempts: &mut Attempts,
     ) -> Result<HashMap<(String, String), Item>, StoreError> {
         let mut found = HashMap::with_capacity(keys.len());
         for batch in keys.chunks(BATCH_GET_MAX) {
             let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+            if let Some(only) = only {
+                let mut placeholders = vec!["#pk".to_owned(), "#sk".to_owned()];
+                wanted = wanted
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#sk", SK);
+                for (i, name) in only.iter().enumerate() {
+                    let placeholder = format!("#a{i}");
+                    wanted = wanted.expression_attribute_names(&placeholder, *name);
+                    placeholders.push(placeholder);
+                }
+                wanted = wanted.projection_expression(placeholders.join(", "));
+            }
             for (pk, sk) in batch {
                 wanted = wanted.keys(Item::from([
                     (PK.to_owned(), string_value(*pk)),

@@ -78,7 +78,12 @@ impl Store {
             }
             attempted = true;
             let mut items = self
-                .get_consistent_many(&pk, &[&application_sk, &keyring_sk, &old_sk], &mut attempts)
+                .get_consistent_many(
+                    &pk,
+                    &[&application_sk, &keyring_sk, &old_sk],
+                    None,
+                    &mut attempts,
+                )
                 .await?;
             let (Some(application_item), Some(keyring_item), Some(old_item)) = (
                 items.remove(&application_sk),

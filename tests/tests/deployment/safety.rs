@@ -303,18 +303,37 @@ fn dynamodb_grant(
     let partitions = take("ForAllValues:StringLike", "dynamodb:LeadingKeys");
     let attributes = take("ForAllValues:StringEquals", "dynamodb:Attributes");
     let return_values = take("StringEqualsIfExists", "dynamodb:ReturnValues");
-    if attributes.is_some() {
+    let select = take("StringEqualsIfExists", "dynamodb:Select");
+    let reads = actions.iter().all(|action| {
+        matches!(
+            action.as_str(),
+            "dynamodb:GetItem" | "dynamodb:BatchGetItem" | "dynamodb:Query"
+        )
+    });
+    match (attributes.is_some(), reads) {
+        // Without it, a read could ask for every attribute (IAM's example "Allows access to
+        // specific attributes": the dynamodb:Select requirement).
+        (true, true) => {
+            assert_eq!(
+                select,
+                Some(BTreeSet::from(["SPECIFIC_ATTRIBUTES".to_owned()])),
+                "{id}: a read narrowed to attributes must select them"
+            );
+            assert!(return_values.is_none(), "{id}: ReturnValues on a read");
+        }
         // Without it, the write could read back every attribute of the item (ALL_OLD).
-        assert_eq!(
-            return_values,
-            Some(BTreeSet::from(["NONE".to_owned()])),
-            "{id}: a grant narrowed to attributes must return none"
-        );
-    } else {
-        assert!(
-            return_values.is_none(),
-            "{id}: ReturnValues without Attributes"
-        );
+        (true, false) => {
+            assert_eq!(
+                return_values,
+                Some(BTreeSet::from(["NONE".to_owned()])),
+                "{id}: a grant narrowed to attributes must return none"
+            );
+            assert!(select.is_none(), "{id}: Select on a write");
+        }
+        (false, _) => assert!(
+            return_values.is_none() && select.is_none(),
+            "{id}: ReturnValues or Select without Attributes"
+        ),
     }
     let all: BTreeSet<String> = condition
         .as_object()
