@@ -114,10 +114,12 @@ impl ApiError {
                 "Temporarily unavailable",
                 format!("The report is signed with a key this instance does not know yet, and the signing keys were fetched too recently to fetch them again; nothing was revoked; retry it in {retry_after_secs} s."),
             ),
+            // The contract's stable code for every 401; the detail says what was wrong with the
+            // signature, and the challenge names the scheme (not Bearer: this route takes none).
             Self::BadSignature(why) => (
                 StatusCode::UNAUTHORIZED,
-                "invalid_signature",
-                "Invalid signature",
+                "unauthorized",
+                "Unauthorized",
                 format!("The report was not accepted ({why}): it must be signed with a current secret-scanning key; nothing was revoked."),
             ),
             Self::Store(S::NameTaken) => (

@@ -271,7 +271,7 @@ async fn a_bad_or_missing_signature_is_401_and_revokes_nothing() {
         ),
     ] {
         let answer = r.send(call).await;
-        answer.assert_problem(401, "invalid_signature");
+        answer.assert_problem(401, "unauthorized");
         assert!(!answer.body.contains(&key), "{what}");
         assert_eq!(r.t.snapshot().await, before, "{what} changed the table");
     }
@@ -365,7 +365,7 @@ async fn keys_are_cached_refetched_for_an_unknown_identifier_at_most_once_a_minu
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     send(report_body(&[&third]), &r.signer)
         .await
-        .assert_problem(401, "invalid_signature");
+        .assert_problem(401, "unauthorized");
     assert_eq!(r.keys.fetches(), fetched + 2);
 }
 
