@@ -367,9 +367,12 @@ async fn write_chunk(
             .push(handler("create-application", keyed).await);
     }
 
-    let app = t.create_application_named(merchant.as_str(), "keys").await;
-    let app_id = ApplicationId::parse(&app).unwrap();
     for i in 0..count {
+        // Four keys per iteration: an application each keeps every write under the key limit.
+        let app = t
+            .create_application_named(merchant.as_str(), &format!("keys {i}"))
+            .await;
+        let app_id = ApplicationId::parse(&app).unwrap();
         let (_, key) = generated_key(&t.pepper, "alone");
         let items = create_key_transaction_items(store, &merchant, app_id, &key).unwrap();
         keys.change_alone
