@@ -589,7 +589,8 @@ async fn list_with_history(sizes: &Sizes, report: &mut BTreeMap<&'static str, Va
         // moto answers a query by going through the whole partition, which here also holds an
         // audit event per revocation (50,000 at 500 revocations × 100 applications): the page
         // takes longer than the function's deadline on moto, though DynamoDB reads only each
-        // query's range. The figures that matter are the counts; this part gets time enough.
+        // query's range. The figures that matter are the counts; this part gets time enough (the
+        // SDK, the store's retry budget and the handler's deadline).
         let patient = Budget {
             attempt: Duration::from_secs(120),
             operation: Duration::from_secs(300),
@@ -605,7 +606,11 @@ async fn list_with_history(sizes: &Sizes, report: &mut BTreeMap<&'static str, Va
             aws_sdk_dynamodb::Client::from_conf(config),
             t.store().table(),
             api.config.limits,
-        );
+        )
+        .with_retry_policy(appkeys::store::RetryPolicy {
+            budget: Duration::from_secs(300),
+            ..appkeys::store::RetryPolicy::MANAGEMENT
+        });
         let functions = local_gateway::Functions::new(api, t.pepper.clone());
         let query = format!("page=1&limit={}&include=apiKeys", sizes.history_apps);
         let started = Instant::now();
@@ -623,7 +628,12 @@ async fn list_with_history(sizes: &Sizes, report: &mut BTreeMap<&'static str, Va
             .await
             .unwrap();
         let elapsed = started.elapsed();
-        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.status(),
+            200,
+            "after {elapsed:?}: {:?}",
+            response.body()
+        );
         let bytes = match response.body() {
             lambda_http::Body::Text(text) => text.len(),
             other => panic!("unexpected body {other:?}"),
