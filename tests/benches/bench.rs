@@ -512,18 +512,7 @@ async fn list_at_scale(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'stati
 
     let requests = RequestCounter::default();
     let items = ItemsRead::default();
-    let sdk = sdk(Budget::MANAGEMENT).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .interceptor(requests.clone())
-        .interceptor(items.clone())
-        .build();
-    let mut api = t.api.clone();
-    api.store = Store::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        t.store().table(),
-        api.config.limits,
-    );
-    let functions = local_gateway::Functions::new(api, t.pepper.clone());
+    let functions = patient_functions(t, &requests, &items).await;
 
     let last_page = sizes.list_apps.div_ceil(20);
     let mut cases = Vec::new();
@@ -543,7 +532,7 @@ async fn list_at_scale(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'stati
         let (requests_before, items_before) = (requests.count(), *items.0.lock().unwrap());
         let mut times = Vec::new();
         for _ in 0..sizes.list_runs {
-            let request = Call::list(&query).merchant(who.as_str()).into();
+            let request = patient(Call::list(&query).merchant(who.as_str()));
             let started = Instant::now();
             let response = functions
                 .invoke("list-applications", request)
@@ -568,6 +557,49 @@ async fn list_at_scale(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'stati
     report.insert("list", json!(cases));
 }
 
+/// The functions, counting requests and items read, with time enough for moto: moto answers a
+/// query by going through the whole partition, which here holds thousands of applications, keys
+/// and their audit events, so a page can take longer on moto than a function's budget (SDK
+/// timeouts, the store's retry budget), though DynamoDB reads only each query's range. The
+/// list figures that matter are the counts; their latencies are moto's.
+async fn patient_functions(
+    t: &TestApi,
+    requests: &RequestCounter,
+    items: &ItemsRead,
+) -> local_gateway::Functions {
+    let sdk = sdk(Budget {
+        attempt: Duration::from_secs(120),
+        operation: Duration::from_secs(300),
+        ..Budget::MANAGEMENT
+    })
+    .await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(requests.clone())
+        .interceptor(items.clone())
+        .build();
+    let mut api = t.api.clone();
+    api.store = Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        t.store().table(),
+        api.config.limits,
+    )
+    .with_retry_policy(appkeys::store::RetryPolicy {
+        budget: Duration::from_secs(300),
+        ..appkeys::store::RetryPolicy::MANAGEMENT
+    });
+    local_gateway::Functions::new(api, t.pepper.clone())
+}
+
+/// A request whose handler deadline (from its Lambda context) is ten minutes away.
+fn patient(call: Call) -> lambda_http::Request {
+    let mut context = lambda_http::Context::default();
+    context.deadline = (std::time::SystemTime::now() + Duration::from_secs(600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    lambda_http::RequestExt::with_lambda_context(call.into(), context)
+}
+
 /// Part 3b: a page of `history_apps` applications whose keys were rotated `history` times each
 /// (revoked through the store, so the bound on stopped keys is what the writers enforce), listed
 /// with their keys: items read and response bytes must stop growing past the bound.
@@ -586,45 +618,12 @@ async fn list_with_history(sizes: &Sizes, report: &mut BTreeMap<&'static str, Va
 
         let requests = RequestCounter::default();
         let items = ItemsRead::default();
-        // moto answers a query by going through the whole partition, which here also holds an
-        // audit event per revocation (50,000 at 500 revocations × 100 applications): the page
-        // takes longer than the function's deadline on moto, though DynamoDB reads only each
-        // query's range. The figures that matter are the counts; this part gets time enough (the
-        // SDK, the store's retry budget and the handler's deadline).
-        let patient = Budget {
-            attempt: Duration::from_secs(120),
-            operation: Duration::from_secs(300),
-            ..Budget::MANAGEMENT
-        };
-        let sdk = sdk(patient).await;
-        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(requests.clone())
-            .interceptor(items.clone())
-            .build();
-        let mut api = t.api.clone();
-        api.store = Store::new(
-            aws_sdk_dynamodb::Client::from_conf(config),
-            t.store().table(),
-            api.config.limits,
-        )
-        .with_retry_policy(appkeys::store::RetryPolicy {
-            budget: Duration::from_secs(300),
-            ..appkeys::store::RetryPolicy::MANAGEMENT
-        });
-        let functions = local_gateway::Functions::new(api, t.pepper.clone());
+        let functions = patient_functions(&t, &requests, &items).await;
         let query = format!("page=1&limit={}&include=apiKeys", sizes.history_apps);
         let started = Instant::now();
-        let mut context = lambda_http::Context::default();
-        context.deadline = (std::time::SystemTime::now() + Duration::from_secs(600))
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let request: lambda_http::Request = Call::list(&query).merchant(merchant.as_str()).into();
+        let request = patient(Call::list(&query).merchant(merchant.as_str()));
         let response = functions
-            .invoke(
-                "list-applications",
-                lambda_http::RequestExt::with_lambda_context(request, context),
-            )
+            .invoke("list-applications", request)
             .await
             .unwrap();
         let elapsed = started.elapsed();
