@@ -51,10 +51,11 @@ impl Serialize for Timestamp {
     }
 }
 
-/// The service's clock: the system time, plus an offset that only tests can move.
+/// The service's clock: the system time; in tests, a time that stands still unless moved.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
-    offset_seconds: Option<Arc<AtomicI64>>,
+    /// Tests only: the time, in seconds since the epoch, that `advance` moves.
+    fixed_seconds: Option<Arc<AtomicI64>>,
 }
 
 impl Clock {
@@ -63,31 +64,36 @@ impl Clock {
     }
 
     pub fn now(&self) -> Timestamp {
-        let system = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
-        let offset = self
-            .offset_seconds
-            .as_ref()
-            .map_or(0, |offset| offset.load(Ordering::SeqCst));
-        Timestamp(system + offset)
+        match &self.fixed_seconds {
+            Some(fixed) => Timestamp(fixed.load(Ordering::SeqCst)),
+            None => Timestamp(system_seconds()),
+        }
     }
+}
+
+fn system_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 #[cfg(feature = "test-util")]
 impl Clock {
-    /// A clock that [`Clock::advance`] moves forward; clones share the offset.
+    /// A clock that starts at the system's time and then stands still until [`Clock::advance`]
+    /// moves it; clones share it. Standing still, a test can expect exact times (a revocation's
+    /// `revokedAt` is the `now` read before it) however slow the machine: a running clock once
+    /// crossed a second in CI between the two.
     pub fn adjustable() -> Self {
         Self {
-            offset_seconds: Some(Arc::new(AtomicI64::new(0))),
+            fixed_seconds: Some(Arc::new(AtomicI64::new(system_seconds()))),
         }
     }
 
     /// Moves this clock and its clones forward (no effect on the system clock).
     pub fn advance(&self, seconds: i64) {
-        if let Some(offset) = &self.offset_seconds {
-            offset.fetch_add(seconds, Ordering::SeqCst);
+        if let Some(fixed) = &self.fixed_seconds {
+            fixed.fetch_add(seconds, Ordering::SeqCst);
         }
     }
 }

@@ -567,27 +567,42 @@ async fn patient_functions(
     requests: &RequestCounter,
     items: &ItemsRead,
 ) -> local_gateway::Functions {
+    let mut api = t.api.clone();
+    api.store = patient_store(
+        t,
+        &[
+            aws_sdk_dynamodb::config::SharedInterceptor::new(requests.clone()),
+            aws_sdk_dynamodb::config::SharedInterceptor::new(items.clone()),
+        ],
+    )
+    .await;
+    local_gateway::Functions::new(api, t.pepper.clone())
+}
+
+/// `t`'s store with time enough for moto (see [`patient_functions`]), and these interceptors.
+async fn patient_store(
+    t: &TestApi,
+    interceptors: &[aws_sdk_dynamodb::config::SharedInterceptor],
+) -> Store {
     let sdk = sdk(Budget {
         attempt: Duration::from_secs(120),
         operation: Duration::from_secs(300),
         ..Budget::MANAGEMENT
     })
     .await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .interceptor(requests.clone())
-        .interceptor(items.clone())
-        .build();
-    let mut api = t.api.clone();
-    api.store = Store::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    for interceptor in interceptors {
+        config.push_interceptor(interceptor.clone());
+    }
+    Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config.build()),
         t.store().table(),
-        api.config.limits,
+        t.api.config.limits,
     )
     .with_retry_policy(appkeys::store::RetryPolicy {
         budget: Duration::from_secs(300),
         ..appkeys::store::RetryPolicy::MANAGEMENT
-    });
-    local_gateway::Functions::new(api, t.pepper.clone())
+    })
 }
 
 /// A request whose handler deadline (from its Lambda context) is ten minutes away.
@@ -669,13 +684,15 @@ async fn list_with_history(sizes: &Sizes, report: &mut BTreeMap<&'static str, Va
 async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: usize) {
     use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
     let scratch = bench_table().await;
+    // Every change writes its audit event into this one partition, which moto then deep-copies
+    // in every transaction: patient, as the list parts are.
+    let store = patient_store(&scratch, &[]).await;
     let template = MerchantId::from_claim("m_template").unwrap();
     let new = NewApplication {
         name: ApplicationName::parse("rotated daily").unwrap(),
         description: None,
     };
-    let app = scratch
-        .store()
+    let app = store
         .create_application(
             &template,
             new,
@@ -689,8 +706,7 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
     let active = Limits::default().max_keys_per_application as usize - 1;
     for i in 0..active {
         let (_, key) = generated_key(&t.pepper, &format!("service {i}"));
-        scratch
-            .store()
+        store
             .create_api_key(
                 &template,
                 app_id,
@@ -704,8 +720,7 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
     }
     for day in 0..history {
         let (_, key) = generated_key(&t.pepper, &format!("daily rotation {day}"));
-        let issued = scratch
-            .store()
+        let issued = store
             .create_api_key(
                 &template,
                 app_id,
@@ -716,8 +731,7 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
             .await
             .map(appkeys::store::Written::unwrap_fresh)
             .unwrap();
-        scratch
-            .store()
+        store
             .revoke_api_key(
                 &template,
                 app_id,
