@@ -106,13 +106,14 @@ impl ApiError {
                 "Temporarily unavailable",
                 "The signing keys could not be fetched to check the report; nothing was revoked; retry it.".into(),
             ),
-            // 429, not 503: anyone can send an unknown identifier, and a 5xx would page the
-            // operators (the route's 5xx alarm) for what is not a failure (found by review).
+            // The contract: an unknown identifier is 401, even while the keys may not be fetched
+            // again yet (a 5xx would let anyone page the operators); the detail says when a
+            // report signed with a key GitHub has just rotated in can pass.
             Self::BadSignature(SignatureError::NotYetKnown { retry_after_secs }) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "temporarily_unavailable",
-                "Temporarily unavailable",
-                format!("The report is signed with a key this instance does not know yet, and the signing keys were fetched too recently to fetch them again; nothing was revoked; retry it in {retry_after_secs} s."),
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                format!("The report is signed with a key identifier this instance does not know, and its signing keys were fetched less than a minute ago (they are fetched again at most once a minute, in {retry_after_secs} s); nothing was revoked."),
             ),
             // The contract's stable code for every 401; the detail says what was wrong with the
             // signature, and the challenge names the scheme (not Bearer: this route takes none).
@@ -245,16 +246,10 @@ impl ApiError {
                 HeaderValue::from_static(challenge),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
-            let retry_after = match self {
-                Self::BadSignature(SignatureError::NotYetKnown { retry_after_secs }) => {
-                    HeaderValue::from(retry_after_secs)
-                }
-                _ => HeaderValue::from_static("1"),
-            };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after);
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

@@ -311,21 +311,21 @@ async fn keys_are_cached_refetched_for_an_unknown_identifier_at_most_once_a_minu
     assert_eq!(labels(&r.report(&[&first]).await), ["true_positive"]);
     assert_eq!(labels(&r.report(&[&first]).await), ["true_positive"]);
     assert_eq!(r.keys.fetches(), 1, "cached");
-    // Unknown identifiers, again and again: one fetch per minute at most (none yet). Until the
-    // keys may be fetched again, such a report is asked to come back (it may be signed with a
-    // key GitHub has just published), not refused as forged: found by review.
+    // Unknown identifiers, again and again: one fetch per minute at most (none yet). Each is
+    // refused (the contract: unknown identifier, 401), saying when the keys may be fetched again.
     let stranger = Signer::generate("random-identifier");
     for _ in 0..5 {
         let answer = r
             .send(Call::leak_report(&report_body(&[&first]), &stranger))
             .await;
-        answer.assert_problem(429, "temporarily_unavailable");
-        let retry_after: u64 = answer.headers["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        answer.assert_problem(401, "unauthorized");
+        assert!(
+            answer
+                .text("detail")
+                .contains("fetched again at most once a minute"),
+            "{}",
+            answer.body
+        );
     }
     assert_eq!(r.keys.fetches(), 1);
 
@@ -357,11 +357,11 @@ async fn keys_are_cached_refetched_for_an_unknown_identifier_at_most_once_a_minu
         "one fetch for the new identifier"
     );
     assert!(!r.works(&third).await);
-    // Within the interval, the old identifier, no longer published, is asked to come back; once
-    // the keys have been fetched again without it, it is refused.
+    // Within the interval, the old identifier, no longer published, is refused without a fetch;
+    // once the keys have been fetched again without it, too.
     send(report_body(&[&third]), &r.signer)
         .await
-        .assert_problem(429, "temporarily_unavailable");
+        .assert_problem(401, "unauthorized");
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     send(report_body(&[&third]), &r.signer)
         .await
@@ -369,12 +369,13 @@ async fn keys_are_cached_refetched_for_an_unknown_identifier_at_most_once_a_minu
     assert_eq!(r.keys.fetches(), fetched + 2);
 }
 
-/// Found by review: GitHub rotating its key within a minute of an unknown identifier (a random
-/// one, or a cold start's first fetch just before the rotation) had genuine reports refused 401,
-/// which GitHub does not send again. Now they are 429 (Retry-After) until the keys may be fetched, then pass: never a 5xx,
-/// which anyone could cause with a made-up identifier and which would page the operators.
+/// GitHub rotating its key within a minute of the instance's last fetch: the contract refuses an
+/// unknown identifier (401), and the keys are fetched again at most once a minute, so the report
+/// passes once that minute is over (the first review asked for a 503, the second showed that
+/// anyone could then cause 5xx answers; the contract's 401 stands, and says when to retry).
 #[tokio::test]
-async fn a_report_signed_with_a_key_published_within_the_minute_is_retried_not_refused() {
+async fn a_report_signed_with_a_key_published_within_the_minute_passes_once_the_keys_may_be_fetched(
+) {
     let r = reporting().await;
     let instance = r.t.functions().with_signing_keys(
         PublicKeys::new(&r.keys.url).with_refetch_interval(std::time::Duration::from_millis(300)),
@@ -394,7 +395,7 @@ async fn a_report_signed_with_a_key_published_within_the_minute_is_retried_not_r
     let body = report_body(&[&second]);
     send(body.clone(), &rotated)
         .await
-        .assert_problem(429, "temporarily_unavailable");
+        .assert_problem(401, "unauthorized");
     assert!(r.works(&second).await, "nothing revoked yet");
     tokio::time::sleep(std::time::Duration::from_millis(350)).await;
     assert_eq!(labels(&send(body, &rotated).await), ["true_positive"]);

@@ -234,7 +234,12 @@ impl Intercept for Recorder {
                         update.expression_attribute_names(),
                     );
                 } else if let Some(delete) = item.delete() {
-                    self.record("DeleteItem", Some(delete.key()));
+                    let mut named: BTreeSet<String> = delete.key().keys().cloned().collect();
+                    named.extend(attribute_names(
+                        [delete.condition_expression(), None],
+                        delete.expression_attribute_names(),
+                    ));
+                    self.record_naming("DeleteItem", Some(delete.key()), Some(named));
                 } else if let Some(check) = item.condition_check() {
                     self.record("ConditionCheckItem", Some(check.key()));
                 }

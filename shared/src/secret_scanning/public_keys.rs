@@ -7,9 +7,8 @@
 //! (GitHub Docs, "Secret scanning partner program": "Implement signature verification in your
 //! secret alert service"). They are cached per instance; an identifier not in the cache fetches
 //! them again, at most once per [`REFETCH_INTERVAL`], so that random identifiers cannot make
-//! every request a fetch; within that interval an unknown identifier is answered "retry later"
-//! (429 with `Retry-After`), not "forged" (401), since it may be a key GitHub has just rotated
-//! in, nor 503, which anyone could then cause and which would page the operators. Verification is aws-lc-rs's (`ECDSA_P256_SHA256_ASN1`), which takes the
+//! every request a fetch; within that interval an unknown identifier is refused (401, as the
+//! contract says) with a detail that says when the keys may be fetched again. Verification is aws-lc-rs's (`ECDSA_P256_SHA256_ASN1`), which takes the
 //! PEM's DER `SubjectPublicKeyInfo` as it is: no hand-written crypto.
 
 use std::collections::HashMap;
@@ -43,8 +42,7 @@ pub enum SignatureError {
     #[error("no current key has that identifier")]
     UnknownKey,
     /// An identifier this instance does not know, while the keys were fetched too recently to
-    /// fetch them again: it may be a key GitHub has just published, so the report is not
-    /// refused as forged (GitHub would not send it again) but asked to come back.
+    /// fetch them again (it may be a key GitHub has just published: the answer says when).
     #[error("the identifier is not known yet; the keys are fetched again in {retry_after_secs} s")]
     NotYetKnown { retry_after_secs: u64 },
     #[error("the signature does not verify")]
