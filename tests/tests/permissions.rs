@@ -831,6 +831,11 @@ async fn every_function_does_only_what_its_role_allows() {
     assert!(recorder("report-leaked-keys")
         .actions()
         .contains("dynamodb:DeleteItem"));
+    // Its attribute-narrowed read is the store's projection, with the item's key.
+    assert_eq!(
+        api_tests::permissions::REPORT_REVOCATION_READS,
+        [&["PK", "SK"][..], Store::REVOCATION_READS].concat()
+    );
     // The report function's writes to lookup records name the revocation's attributes only.
     let on_lookups: BTreeSet<BTreeSet<String>> = recorder("report-leaked-keys")
         .seen()
