@@ -15,7 +15,7 @@ install_moto() {
 
 # cfn-lint and the SAM CLI, for validating infra/template.yaml offline; aws-sam-translator (the
 # SAM CLI's own transform library, pinned to the version that SAM CLI release ships with) for
-# scripts/sam_translate.py, which tests/tests/deployment/ runs; openapi-spec-validator (also a
+# scripts/sam_translate.py, which tests/api/deployment/ runs; openapi-spec-validator (also a
 # moto dependency, pinned here) for docs/openapi.yaml.
 CFN_LINT_VERSION="1.58.0"
 SAM_CLI_VERSION="1.170.0"

@@ -3,10 +3,13 @@
 //! Format checks come first and cost no I/O, so garbage and mistyped keys never reach DynamoDB.
 //! A well-formed key costs one HMAC and one strongly consistent GetItem of its lookup record.
 
-use crate::api_key::{check_format, KeyFormatError, KeyHash, KeyMode, Pepper};
-use crate::error::StoreError;
-use crate::store::{KeyLookup, Store};
-use crate::time::Timestamp;
+use crate::domain::error::ErrorChain;
+use crate::domain::key::{KeyLookup, KeyStatus};
+use crate::domain::key_format::{check_format, KeyFormatError, KeyHash, KeyMode};
+use crate::domain::limits::LAST_USE_ACCURACY_SECONDS;
+use crate::domain::{Failure, KeyId, Timestamp};
+use crate::pepper::Pepper;
+use crate::store::Store;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -60,7 +63,7 @@ impl KeyVerifier {
 
     /// `Err` only when the answer cannot be known (DynamoDB failed): the caller must then fail
     /// closed, never allow.
-    pub async fn verify(&self, authorization: Option<&str>) -> Result<Decision, StoreError> {
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<Decision, Failure> {
         let key = match self.well_formed_key(authorization) {
             Ok(key) => key,
             Err(reason) => return Ok(Decision::Deny(reason)),
@@ -68,17 +71,17 @@ impl KeyVerifier {
         let hash = self.pepper.hash(key);
         let lookup = self.store.find_key_lookup(&hash).await?;
         let now = self.store.clock().now();
-        Ok(match lookup {
-            None => Decision::Deny(DenyReason::UnknownKey),
-            Some(lookup) if lookup.revoked => Decision::Deny(DenyReason::RevokedKey),
-            Some(lookup) if lookup.expires_at.is_some_and(|expires| expires <= now) => {
-                Decision::Deny(DenyReason::ExpiredKey)
-            }
-            Some(lookup) if !lookup.application_enabled => {
+        let Some(lookup) = lookup else {
+            return Ok(Decision::Deny(DenyReason::UnknownKey));
+        };
+        Ok(match lookup.status_at(now) {
+            KeyStatus::Revoked => Decision::Deny(DenyReason::RevokedKey),
+            KeyStatus::Expired => Decision::Deny(DenyReason::ExpiredKey),
+            KeyStatus::Active if !lookup.application_enabled => {
                 Decision::Deny(DenyReason::ApplicationDisabled)
             }
-            Some(lookup) => {
-                if lookup.last_use_is_due(now) && self.last_use.claim(&lookup.key_id, now) {
+            KeyStatus::Active => {
+                if lookup.last_use_is_due(now) && self.last_use.claim(lookup.key_id, now) {
                     self.record_last_use_in_background(hash, &lookup, now);
                 }
                 Decision::Allow(lookup)
@@ -99,7 +102,7 @@ impl KeyVerifier {
                     tracing::debug!(key_id = %lookup.key_id, written, "last use recorded")
                 }
                 Err(err) => {
-                    tracing::warn!(key_id = %lookup.key_id, error = %crate::error::ErrorChain(&err), "last use not recorded")
+                    tracing::warn!(key_id = %lookup.key_id, error = %ErrorChain(&err), "last use not recorded")
                 }
             }
         });
@@ -121,26 +124,24 @@ impl KeyVerifier {
 /// instance starts at most one write per key per accuracy window (the condition still keeps
 /// instances from writing more than once between them).
 #[derive(Clone, Debug, Default)]
-struct LastUseWrites(
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Timestamp>>>,
-);
+struct LastUseWrites(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<KeyId, Timestamp>>>);
 
 impl LastUseWrites {
     /// Whether this call should start the write (and, if so, it is now this call's).
-    fn claim(&self, key_id: &str, now: Timestamp) -> bool {
-        let window = crate::store::LAST_USE_ACCURACY_SECONDS;
+    fn claim(&self, key_id: KeyId, now: Timestamp) -> bool {
+        let window = LAST_USE_ACCURACY_SECONDS;
         let Ok(mut started) = self.0.lock() else {
             return true;
         };
         if started
-            .get(key_id)
+            .get(&key_id)
             .is_some_and(|at| now < at.plus_seconds(window))
         {
             return false;
         }
         // Entries older than the window are of no further use: keep the map small.
         started.retain(|_, at| now < at.plus_seconds(window));
-        started.insert(key_id.to_owned(), now);
+        started.insert(key_id, now);
         true
     }
 }

@@ -11,21 +11,23 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use api_tests::runtime_api::{KillOnDrop, RuntimeApi};
-use api_tests::{generated_key, sdk, Call, TestApi};
-use appkeys::api_key::{FullKey, KeyMode};
-use appkeys::aws::{Budget, RequestCounter};
-use appkeys::config::Limits;
-use appkeys::domain::{ApplicationId, ApplicationName, MerchantId, NewApplication};
+use api_tests::{caller_of, generated_key, Call, TestApi};
+use appkeys::domain::audit::Origin;
+use appkeys::domain::key_format::{FullKey, KeyMode};
+use appkeys::domain::limits::{Limits, RETIRED_KEYS_KEPT};
+use appkeys::domain::{ApplicationId, ApplicationName, Deadline, MerchantId, NewApplication};
+use appkeys::lambda::sdk::Budget;
 use appkeys::secret_scanning::PublicKeys;
-use appkeys::store::test_util::{
-    create_application_transaction_items, create_key_transaction_items, lookup_record_key,
-};
-use appkeys::store::{EVENT_SK_PREFIX, RETIRED_KEYS_KEPT};
-use appkeys::Store;
+use appkeys::store::applications::create_application_items;
+use appkeys::store::items::{audit_event, lookup_record};
+use appkeys::store::keys::create_key_items;
+use appkeys::store::{Caller, Store};
 use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use devkit::counter::RequestCounter;
+use devkit::guard::sdk;
+use devkit::runtime_api::{KillOnDrop, RuntimeApi};
 use local_gateway::signer::{keys_document, KeysServer, Signer};
 use serde_json::{json, Value};
 
@@ -165,7 +167,7 @@ async fn verify_vs_floor(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'sta
     let handler_requests = RequestCounter::default();
     let verifier = t.verifier(&handler_requests).await;
     let floor_client = RequestCounter::default().dynamodb_client(&sdk(Budget::AUTHORIZER).await);
-    let [(pk_name, pk), (sk_name, sk)] = lookup_record_key(&t.pepper.hash(&full_key));
+    let [(pk_name, pk), (sk_name, sk)] = lookup_record::key(&t.pepper.hash(&full_key));
     let event = authorizer_event(&format!("Bearer {full_key}"));
 
     let (mut floor, mut full) = (Vec::new(), Vec::new());
@@ -301,7 +303,7 @@ fn without_event(items: &[TransactWriteItem]) -> Vec<TransactWriteItem> {
         .iter()
         .filter(|item| {
             let sk = item.put().and_then(|put| put.item().get("SK"));
-            !matches!(sk, Some(AttributeValue::S(sk)) if sk.starts_with(EVENT_SK_PREFIX))
+            !matches!(sk, Some(AttributeValue::S(sk)) if audit_event::is_event_sk(sk))
         })
         .cloned()
         .collect()
@@ -316,10 +318,11 @@ async fn write_chunk(
 ) {
     let merchant = MerchantId::from_claim("m_writes").unwrap();
     let store = t.store();
+    let caller = caller_of(&merchant, &Origin::system("benchmark"));
     let transact = |items: Vec<TransactWriteItem>| async move {
         let started = Instant::now();
-        if let Err(err) = store
-            .client()
+        if let Err(err) = t
+            .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
@@ -347,10 +350,10 @@ async fn write_chunk(
             name: ApplicationName::parse(&format!("{label} {i}")).unwrap(),
             description: None,
         };
-        let items = create_application_transaction_items(store, &merchant, &new("alone")).unwrap();
+        let items = create_application_items(store, &caller, &new("alone")).unwrap();
         apps.change_alone
             .push(transact(without_event(&items)).await);
-        let items = create_application_transaction_items(store, &merchant, &new("floor")).unwrap();
+        let items = create_application_items(store, &caller, &new("floor")).unwrap();
         apps.with_event.push(transact(items).await);
         let call = |label: &str| {
             Call::post(
@@ -374,11 +377,11 @@ async fn write_chunk(
             .await;
         let app_id = ApplicationId::parse(&app).unwrap();
         let (_, key) = generated_key(&t.pepper, "alone");
-        let items = create_key_transaction_items(store, &merchant, app_id, &key).unwrap();
+        let items = create_key_items(store, &caller, app_id, &key).unwrap();
         keys.change_alone
             .push(transact(without_event(&items)).await);
         let (_, key) = generated_key(&t.pepper, "floor");
-        let items = create_key_transaction_items(store, &merchant, app_id, &key).unwrap();
+        let items = create_key_items(store, &caller, app_id, &key).unwrap();
         keys.with_event.push(transact(items).await);
         let call = || {
             Call::create_key(&app, json!({"description": "handler"})).merchant(merchant.as_str())
@@ -427,11 +430,11 @@ async fn leak_report(sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) 
     let store = Store::new(
         requests.dynamodb_client(&sdk(Budget::MANAGEMENT).await),
         t.store().table(),
-        t.api.config.limits,
+        t.state.config.limits,
     );
     let functions = local_gateway::Functions::new(
-        appkeys::Api {
-            config: t.api.config.clone(),
+        appkeys::lambda::State {
+            config: t.state.config.clone(),
             store,
         },
         t.pepper.clone(),
@@ -488,7 +491,7 @@ async fn leak_report(sizes: &Sizes, report: &mut BTreeMap<&'static str, Value>) 
 
 async fn bench_table() -> TestApi {
     TestApi::with_limits(Limits {
-        max_keys_per_application: appkeys::config::MAX_KEYS_CEILING,
+        max_keys_per_application: appkeys::domain::limits::MAX_KEYS_CEILING,
         max_applications_per_merchant: 1_000_000,
     })
     .await
@@ -567,7 +570,7 @@ async fn patient_functions(
     requests: &RequestCounter,
     items: &ItemsRead,
 ) -> local_gateway::Functions {
-    let mut api = t.api.clone();
+    let mut api = t.state.clone();
     api.store = patient_store(
         t,
         &[
@@ -597,12 +600,16 @@ async fn patient_store(
     Store::new(
         aws_sdk_dynamodb::Client::from_conf(config.build()),
         t.store().table(),
-        t.api.config.limits,
+        t.state.config.limits,
     )
-    .with_retry_policy(appkeys::store::RetryPolicy {
-        budget: Duration::from_secs(300),
-        ..appkeys::store::RetryPolicy::MANAGEMENT
-    })
+}
+
+/// A caller for `merchant` whose deadline leaves time enough for moto (see [`patient_functions`]).
+fn patient_caller(merchant: &MerchantId) -> Caller<'static> {
+    Caller {
+        deadline: Deadline::after(Duration::from_secs(300)),
+        ..caller_of(merchant, &Origin::system("benchmark"))
+    }
 }
 
 /// A request whose handler deadline (from its Lambda context) is ten minutes away.
@@ -693,57 +700,34 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
         description: None,
     };
     let app = store
-        .create_application(
-            &template,
-            new,
-            &appkeys::audit::Origin::system("test"),
-            None,
-        )
+        .create_application(&patient_caller(&template), new, None)
         .await
-        .map(appkeys::store::Written::unwrap_fresh)
+        .map(api_tests::fresh)
         .unwrap();
-    let app_id = ApplicationId::parse(&app.id).unwrap();
+    let app_id = app.id;
     let active = Limits::default().max_keys_per_application as usize - 1;
     for i in 0..active {
         let (_, key) = generated_key(&t.pepper, &format!("service {i}"));
         store
-            .create_api_key(
-                &template,
-                app_id,
-                key,
-                &appkeys::audit::Origin::system("test"),
-                None,
-            )
+            .create_api_key(&patient_caller(&template), app_id, key, None)
             .await
-            .map(appkeys::store::Written::unwrap_fresh)
+            .map(api_tests::fresh)
             .unwrap();
     }
     for day in 0..history {
         let (_, key) = generated_key(&t.pepper, &format!("daily rotation {day}"));
         let issued = store
-            .create_api_key(
-                &template,
-                app_id,
-                key,
-                &appkeys::audit::Origin::system("test"),
-                None,
-            )
+            .create_api_key(&patient_caller(&template), app_id, key, None)
             .await
-            .map(appkeys::store::Written::unwrap_fresh)
+            .map(api_tests::fresh)
             .unwrap();
         store
-            .revoke_api_key(
-                &template,
-                app_id,
-                issued.id,
-                &appkeys::audit::Origin::system("test"),
-            )
+            .revoke_api_key(&patient_caller(&template), app_id, issued.id)
             .await
             .unwrap();
     }
     let items = scratch
-        .store()
-        .client()
+        .client
         .scan()
         .table_name(scratch.store().table())
         .send()
@@ -765,7 +749,7 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
         format!("MERCHANT#{}", template.as_str()),
         format!("MERCHANT#{}", merchant.as_str()),
     );
-    let old_id = app.id.clone();
+    let old_id = app.id.to_string();
     let mut copies = Vec::new();
     for _ in 0..apps {
         let new_id = ApplicationId::new().to_string();
@@ -776,7 +760,7 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
             if pk != &template_pk || item.contains_key("applicationCount") {
                 continue; // lookup records (not read by a listing), and the counter (below)
             }
-            if matches!(item.get("SK"), Some(AttributeValue::S(sk)) if sk.starts_with(EVENT_SK_PREFIX))
+            if matches!(item.get("SK"), Some(AttributeValue::S(sk)) if audit_event::is_event_sk(sk))
             {
                 // Nor are audit events (a listing's queries stop at the application's keys), and
                 // moto, going through the whole partition per query, would take minutes over
@@ -813,8 +797,7 @@ async fn seed_history(t: &TestApi, merchant: &MerchantId, apps: usize, history: 
                 )
                 .build()
         });
-        t.store()
-            .client()
+        t.client
             .batch_write_item()
             .request_items(t.store().table(), puts.collect())
             .send()
@@ -842,30 +825,23 @@ async fn seed(t: &TestApi, merchant: &MerchantId, apps: usize, keys_per_app: usi
             };
             let app = scratch
                 .store()
-                .create_application(merchant, new, &appkeys::audit::Origin::system("test"), None)
+                .create_application(&patient_caller(merchant), new, None)
                 .await
-                .map(appkeys::store::Written::unwrap_fresh)
+                .map(api_tests::fresh)
                 .unwrap();
-            let app_id = ApplicationId::parse(&app.id).unwrap();
+            let app_id = app.id;
             for _ in 0..keys_per_app {
                 let (_, key) = generated_key(&t.pepper, "key");
                 scratch
                     .store()
-                    .create_api_key(
-                        merchant,
-                        app_id,
-                        key,
-                        &appkeys::audit::Origin::system("test"),
-                        None,
-                    )
+                    .create_api_key(&patient_caller(merchant), app_id, key, None)
                     .await
-                    .map(appkeys::store::Written::unwrap_fresh)
+                    .map(api_tests::fresh)
                     .unwrap();
             }
         }
         let items = scratch
-            .store()
-            .client()
+            .client
             .scan()
             .table_name(scratch.store().table())
             .send()
@@ -898,8 +874,7 @@ async fn seed(t: &TestApi, merchant: &MerchantId, apps: usize, keys_per_app: usi
                 )
                 .build()
         });
-        t.store()
-            .client()
+        t.client
             .batch_write_item()
             .request_items(t.store().table(), puts.collect())
             .send()
@@ -928,8 +903,8 @@ async fn cold_starts(t: &TestApi, sizes: &Sizes, report: &mut BTreeMap<&'static 
     );
     let pepper_secret_id =
         api_tests::create_secret("a pepper for the cold-start benchmark, 32+ bytes").await;
-    let mut functions: Vec<&str> = appkeys::routes::ROUTES.iter().map(|r| r.function).collect();
-    functions.push(appkeys::routes::AUTHORIZER_FUNCTION);
+    let mut functions: Vec<&str> = devkit::routes::ROUTES.iter().map(|r| r.function).collect();
+    functions.push(devkit::routes::AUTHORIZER_FUNCTION);
     functions.dedup();
     for function in functions {
         let binary = directory.join(function);

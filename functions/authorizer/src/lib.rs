@@ -1,9 +1,9 @@
 //! The payment-route authorizer: API Gateway HTTP API, payload format 2.0, simple response.
 //! Result caching must stay off: a cached allow would outlive a revocation.
 
-use appkeys::api_key::loggable_prefix;
 use appkeys::authorize::{Decision, KeyVerifier};
-use appkeys::failure::Failure;
+use appkeys::domain::key_format::loggable_prefix;
+use appkeys::lambda::FunctionError;
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
@@ -20,7 +20,7 @@ pub type Response = ApiGatewayV2CustomAuthorizerSimpleResponse<Value>;
 pub async fn handler(
     verifier: &KeyVerifier,
     event: LambdaEvent<Request>,
-) -> Result<Response, Failure> {
+) -> Result<Response, FunctionError> {
     let authorization = event
         .payload
         .headers
@@ -32,7 +32,7 @@ pub async fn handler(
     let decision = match verifier.verify(authorization).await {
         Ok(decision) => decision,
         Err(err) => {
-            let failure = Failure::from(err);
+            let failure = FunctionError::from(err);
             tracing::error!(
                 key_prefix,
                 decision = "error",

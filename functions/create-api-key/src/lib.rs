@@ -1,64 +1,73 @@
-//! `POST /api/v1/applications/{id}/api-keys`
+//! `POST /api/v1/applications/{id}/api-keys`: the one answer that carries a new key in full.
 
-use appkeys::api_key::{FullKey, Pepper};
-use appkeys::domain::{CreatedApiKey, IssuedKey, KeyRequest};
-use appkeys::http;
-use appkeys::idempotency::{self, Answer};
-use appkeys::store::{Idempotent, NewKey};
-use appkeys::Api;
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use appkeys::domain::key::{CreatedApiKey, IssuedKey, NewKey};
+use appkeys::domain::key_format::FullKey;
+use appkeys::domain::{ApplicationId, Error, Refusal, Timestamp};
+use appkeys::http::body::{self, Body};
+use appkeys::http::idempotent::{self, Answer, Post};
+use appkeys::http::Call;
+use appkeys::lambda::KeyIssuer;
+use appkeys::pepper::Sealer;
+use appkeys::store::{Caller, Recorder, Written};
+use lambda_http::{Request, Response};
+
+/// One request: the key it generates, which the store never sees (only its prefix and keyed
+/// hash), and which an idempotency record keeps only sealed.
+struct CreateKey<'a> {
+    issuer: &'a KeyIssuer,
+    full_key: FullKey,
+}
+
+impl Post for CreateKey<'_> {
+    type Input = (ApplicationId, NewKey);
+    type Output = IssuedKey;
+
+    fn parse(
+        &self,
+        call: &Call<'_>,
+        body: &mut Body<'_>,
+        now: Timestamp,
+    ) -> Result<Self::Input, Refusal> {
+        let application = call.application_id()?;
+        let request = body::new_api_key(body.object()?, now)?;
+        let hash = self.issuer.pepper.hash(self.full_key.expose_secret());
+        Ok((application, NewKey::new(request, &self.full_key, hash)))
+    }
+
+    async fn write(
+        &self,
+        caller: &Caller<'_>,
+        (application, new): Self::Input,
+        record: Option<&dyn Recorder<IssuedKey>>,
+    ) -> Result<Written<IssuedKey>, Error> {
+        let written = self
+            .issuer
+            .state
+            .store
+            .create_api_key(caller, application, new, record)
+            .await?;
+        if let Written::Fresh(issued) = &written {
+            tracing::info!(key_prefix = %issued.key_prefix, key_id = %issued.id, "api key created");
+        }
+        Ok(written)
+    }
+
+    fn answer(&self, issued: &IssuedKey) -> Answer<'_> {
+        Answer::created(&CreatedApiKey::new(issued, &self.full_key)).with_secret(&self.full_key)
+    }
+
+    fn sealer(&self) -> Option<&Sealer> {
+        Some(self.issuer.pepper.sealer())
+    }
+}
 
 pub async fn handler(
-    api: &Api,
-    pepper: &Pepper,
+    issuer: &KeyIssuer,
     request: Request,
-) -> Result<Response<Body>, Error> {
-    http::respond(&request, async {
-        let merchant = http::merchant(&request, &api.config.merchant_claim)?;
-        http::no_query(&request)?;
-        let application_id = http::application_id(&request)?;
-        let now = api.store.clock().now();
-        let KeyRequest { description, expires_at } = match http::new_api_key(&request, now) {
-            Ok(parsed) => parsed,
-            Err(invalid) => {
-                return idempotency::replay_if_recorded(&api.store, &merchant, &request, Some(pepper), invalid)
-                    .await
-            }
-        };
-        let claim = idempotency::claim(&request, now)?;
-        let full_key = FullKey::generate(api.config.key_mode);
-        // The store gets what it keeps, never the key itself (an idempotency record keeps it
-        // only encrypted).
-        let new = NewKey {
-            description,
-            key_prefix: full_key.display_prefix().to_owned(),
-            hash: pepper.hash(full_key.expose_secret()),
-            expires_at,
-        };
-        let render = |issued: &IssuedKey| Answer {
-            status: StatusCode::CREATED,
-            body: serde_json::json!(CreatedApiKey::new(issued.clone(), &full_key)),
-            location: None,
-            full_key: Some(&full_key),
-        };
-        let record = |issued: &IssuedKey| match &claim {
-            Some(claim) => render(issued).record(claim, Some(pepper)),
-            None => Err(appkeys::StoreError::Backend("no claim to record".into())),
-        };
-        let idempotent = claim.as_ref().map(|claim| Idempotent { claim, render: &record });
-        let origin = http::origin(&request);
-        match api.store.create_api_key(&merchant, application_id, new, &origin, idempotent).await {
-            Ok(written) => {
-                if let appkeys::store::Written::Fresh(issued) = &written {
-                    tracing::info!(key_prefix = full_key.display_prefix(), key_id = %issued.id, "api key created");
-                }
-                idempotency::answer(written, |issued| render(&issued).into_response(), claim.as_ref(), Some(pepper))
-            }
-            Err(refusal) => {
-                idempotency::refused(&api.store, &merchant, claim.as_ref(), refusal, &origin.request_id, Some(pepper)).await
-            }
-        }
-    })
-    .await
+) -> Result<Response<lambda_http::Body>, lambda_http::Error> {
+    let create = CreateKey {
+        issuer,
+        full_key: FullKey::generate(issuer.state.config.key_mode),
+    };
+    idempotent::post(&request, &issuer.state, &create).await
 }

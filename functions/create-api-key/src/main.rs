@@ -1,17 +1,12 @@
-use appkeys::aws::{pepper_from_env, sdk_config, Budget};
-use appkeys::failure::at_start;
-use appkeys::{Api, Config};
+use appkeys::lambda::{telemetry, KeyIssuer};
 use lambda_http::{run, service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    appkeys::telemetry::init();
-    let config = at_start(Config::from_env()).await?;
-    let sdk = sdk_config(Budget::MANAGEMENT).await;
-    let pepper = at_start(pepper_from_env(&sdk).await).await?;
-    let api = Api::new(config, &sdk);
+    telemetry::init();
+    let issuer = KeyIssuer::from_env().await?;
     run(service_fn(|request| {
-        create_api_key::handler(&api, &pepper, request)
+        create_api_key::handler(&issuer, request)
     }))
     .await
 }

@@ -1,29 +1,12 @@
 //! Publishes each audit event the table's DynamoDB stream carries to Amazon EventBridge (bus
 //! `EVENT_BUS_NAME`, source `appkeys`, detail-type = the event's `type`, detail = the event), and
-//! nothing else. Only committed writes reach a stream, so only committed changes are published.
-//!
-//! Records are published in stream order, in calls of at most 10 entries (PutEvents' limit).
-//! PutEvents is not atomic: some entries of a call may be refused while the others are
-//! published, so the refused ones alone are put again (twice more, with backoff), which settles
-//! transient refusals without publishing anything twice. Entries still refused after that are
-//! left to the stream: Lambda retries a batch from the lowest sequence number a partial batch
-//! response reports ("Using Lambda with DynamoDB", `ReportBatchItemFailures`), so the first
-//! unpublished record and every later one are reported and no later chunk is sent; the retry may
-//! publish again the entries of that one chunk that were accepted, which is why subscribers
-//! deduplicate on the event's `id` (EventBridge itself delivers at least once). A record that
-//! keeps failing goes, after the event source mapping's retries, to its on-failure destination
-//! (the dead-letter queue), which receives the batch's shard and sequence range. A record that
-//! cannot be read as an event (which only a bug or a hand edit of the table could write) is
-//! isolated: the events before it are published and it and every later record are reported; on
-//! the retry, which starts with it, the handler fails the whole invocation instead, so that the
-//! mapping's `BisectBatchOnFunctionError` halves the batch until the record is alone (with
-//! `ReportBatchItemFailures`, a partial failure response only splits the batch at the reported
-//! record, and a batch that starts with it would fail whole until its retries ran out, taking the
-//! good events after it to the dead-letter queue: "Configuring partial batch response with
-//! DynamoDB and Lambda", found by review). Alone, it is reported, retried, and sent to the
-//! dead-letter queue; the events around it are published.
+//! nothing else: only committed writes reach a stream, so only committed changes are published.
+//! Records go in stream order, at most 10 per `PutEvents`; refused entries are put again twice,
+//! then left to the stream's retry through a partial batch response; a record that is not an
+//! event is isolated by bisection and ends in the dead-letter queue. Why each step is so:
+//! docs/events.md, "How events are published".
 
-use appkeys::store::{event_from_item, EVENT_SK_PREFIX};
+use appkeys::store::items::{audit_event, SK};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -49,11 +32,11 @@ pub struct Publisher {
 fn audit_entry(record: &EventRecord, bus: &str) -> Result<Option<PutEventsRequestEntry>, Error> {
     let image: HashMap<String, AttributeValue> = record.change.new_image.clone().into();
     let is_event =
-        matches!(image.get("SK"), Some(AttributeValue::S(sk)) if sk.starts_with(EVENT_SK_PREFIX));
+        matches!(image.get(SK), Some(AttributeValue::S(sk)) if audit_event::is_event_sk(sk));
     if record.event_name != "INSERT" || !is_event {
         return Ok(None);
     }
-    let event = event_from_item(&image)?;
+    let event = audit_event::from_item(&image)?;
     Ok(Some(
         PutEventsRequestEntry::builder()
             .event_bus_name(bus)

@@ -1,17 +1,19 @@
 //! `GET /api/v1/applications/{id}`: one application with its keys, strongly consistent.
 
-use appkeys::http::{self, json_response};
-use appkeys::Api;
+use appkeys::http::{self, query, response};
+use appkeys::lambda::State;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
-pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
-    http::respond(&request, async {
-        let merchant = http::merchant(&request, &api.config.merchant_claim)?;
-        http::no_query(&request)?;
-        let application_id = http::application_id(&request)?;
-        let application = api.store.get_application(&merchant, application_id).await?;
-        Ok(json_response(StatusCode::OK, &application))
+pub async fn handler(state: &State, request: Request) -> Result<Response<Body>, Error> {
+    http::management(&request, &state.config.merchant_claim, |call| async move {
+        query::none(call.request)?;
+        let id = call.application_id()?;
+        let application = state
+            .store
+            .get_application(&call.merchant, id, call.deadline)
+            .await?;
+        Ok(response::json(StatusCode::OK, &application))
     })
     .await
 }

@@ -1,7 +1,7 @@
 //! `ANY /api/v1/payments/{proxy+}` until the payments backend exists: echoes who the API-key
 //! authorizer said is calling.
 
-use appkeys::http::json_response;
+use appkeys::http::response;
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -22,5 +22,5 @@ pub async fn handler(request: Request) -> Result<Response<Body>, Error> {
         "path": request.uri().path(),
         "authorizer": context,
     });
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(response::json(StatusCode::OK, &body))
 }

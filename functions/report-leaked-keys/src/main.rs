@@ -1,21 +1,22 @@
-use appkeys::aws::{pepper_from_env, sdk_config, Budget};
-use appkeys::config::secret_scanning_keys_url;
-use appkeys::failure::at_start;
+use appkeys::lambda::config::secret_scanning_keys_url;
+use appkeys::lambda::sdk::{sdk_config, Budget};
+use appkeys::lambda::{at_start, pepper_from_env, telemetry, Config, KeyIssuer, State};
 use appkeys::secret_scanning::PublicKeys;
-use appkeys::{Api, Config};
 use lambda_http::{run, service_fn, Error};
 use report_leaked_keys::Scanner;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    appkeys::telemetry::init();
+    telemetry::init();
     let config = at_start(Config::from_env()).await?;
     let keys_url = at_start(secret_scanning_keys_url(|name| std::env::var(name).ok())).await?;
     let sdk = sdk_config(Budget::MANAGEMENT).await;
-    let pepper = at_start(pepper_from_env(&sdk).await).await?;
+    let pepper = pepper_from_env(&sdk).await?;
     let scanner = Scanner {
-        api: Api::new(config, &sdk),
-        pepper,
+        keys: KeyIssuer {
+            state: State::new(config, &sdk),
+            pepper,
+        },
         signing_keys: PublicKeys::new(&keys_url),
     };
     run(service_fn(|request| {

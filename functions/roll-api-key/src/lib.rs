@@ -1,100 +1,81 @@
 //! `POST /api/v1/applications/{id}/api-keys/{keyId}/roll`: a new key replaces one, which keeps
 //! working for a grace window.
 
-use appkeys::api_key::{FullKey, Pepper};
-use appkeys::domain::{CreatedApiKey, RolledApiKey, RolledKey};
-use appkeys::http;
-use appkeys::idempotency::{self, Answer};
-use appkeys::store::{Idempotent, Roll, Rolled};
-use appkeys::Api;
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use appkeys::domain::key::{Roll, Rolled, RolledApiKey};
+use appkeys::domain::key_format::FullKey;
+use appkeys::domain::{ApplicationId, Error, KeyId, Refusal, Timestamp};
+use appkeys::http::body::{self, Body};
+use appkeys::http::idempotent::{self, Answer, Post};
+use appkeys::http::Call;
+use appkeys::lambda::KeyIssuer;
+use appkeys::pepper::Sealer;
+use appkeys::store::{Caller, Recorder, Written};
+use lambda_http::{Request, Response};
+
+/// One request: the new key it generates, as a key creation does.
+struct RollKey<'a> {
+    issuer: &'a KeyIssuer,
+    full_key: FullKey,
+}
+
+impl Post for RollKey<'_> {
+    type Input = (ApplicationId, KeyId, Roll);
+    type Output = Rolled;
+
+    fn parse(
+        &self,
+        call: &Call<'_>,
+        body: &mut Body<'_>,
+        _: Timestamp,
+    ) -> Result<Self::Input, Refusal> {
+        let (application, key) = (call.application_id()?, call.key_id()?);
+        let roll = Roll {
+            grace_seconds: body::roll_request(body.object()?)?,
+            key_prefix: self.full_key.display_prefix().to_owned(),
+            hash: self.issuer.pepper.hash(self.full_key.expose_secret()),
+        };
+        Ok((application, key, roll))
+    }
+
+    async fn write(
+        &self,
+        caller: &Caller<'_>,
+        (application, key, roll): Self::Input,
+        record: Option<&dyn Recorder<Rolled>>,
+    ) -> Result<Written<Rolled>, Error> {
+        let written = self
+            .issuer
+            .state
+            .store
+            .roll_api_key(caller, application, key, roll, record)
+            .await?;
+        if let Written::Fresh(rolled) = &written {
+            tracing::info!(
+                key_prefix = %rolled.new_key.key_prefix,
+                key_id = %rolled.new_key.id,
+                rolled_key_id = %rolled.old_key,
+                "api key rolled"
+            );
+        }
+        Ok(written)
+    }
+
+    fn answer(&self, rolled: &Rolled) -> Answer<'_> {
+        Answer::created(&RolledApiKey::new(rolled, &self.full_key)).with_secret(&self.full_key)
+    }
+
+    fn sealer(&self) -> Option<&Sealer> {
+        Some(self.issuer.pepper.sealer())
+    }
+}
 
 pub async fn handler(
-    api: &Api,
-    pepper: &Pepper,
+    issuer: &KeyIssuer,
     request: Request,
-) -> Result<Response<Body>, Error> {
-    http::respond(&request, async {
-        let merchant = http::merchant(&request, &api.config.merchant_claim)?;
-        http::no_query(&request)?;
-        let application_id = http::application_id(&request)?;
-        let key_id = http::key_id(&request)?;
-        let grace_seconds = match http::roll_request(&request) {
-            Ok(seconds) => seconds,
-            Err(invalid) => {
-                return idempotency::replay_if_recorded(
-                    &api.store,
-                    &merchant,
-                    &request,
-                    Some(pepper),
-                    invalid,
-                )
-                .await
-            }
-        };
-        let claim = idempotency::claim(&request, api.store.clock().now())?;
-        let full_key = FullKey::generate(api.config.key_mode);
-        // The store gets what it keeps, never the key itself.
-        let roll = Roll {
-            grace_seconds,
-            key_prefix: full_key.display_prefix().to_owned(),
-            hash: pepper.hash(full_key.expose_secret()),
-        };
-        let render = |rolled: &Rolled| Answer {
-            status: StatusCode::CREATED,
-            body: serde_json::json!(RolledApiKey {
-                rolled_key: RolledKey {
-                    id: rolled.old_key.to_string(),
-                    expires_at: rolled.old_expires_at
-                },
-                key: CreatedApiKey::new(rolled.new_key.clone(), &full_key),
-            }),
-            location: None,
-            full_key: Some(&full_key),
-        };
-        let record = |rolled: &Rolled| match &claim {
-            Some(claim) => render(rolled).record(claim, Some(pepper)),
-            None => Err(appkeys::StoreError::Backend("no claim to record".into())),
-        };
-        let idempotent = claim.as_ref().map(|claim| Idempotent {
-            claim,
-            render: &record,
-        });
-        let origin = http::origin(&request);
-        match api
-            .store
-            .roll_api_key(&merchant, application_id, key_id, roll, &origin, idempotent)
-            .await
-        {
-            Ok(written) => {
-                if let appkeys::store::Written::Fresh(rolled) = &written {
-                    tracing::info!(
-                        key_prefix = full_key.display_prefix(),
-                        key_id = %rolled.new_key.id,
-                        rolled_key_id = %rolled.old_key,
-                        "api key rolled"
-                    );
-                }
-                idempotency::answer(
-                    written,
-                    |rolled| render(&rolled).into_response(),
-                    claim.as_ref(),
-                    Some(pepper),
-                )
-            }
-            Err(refusal) => {
-                idempotency::refused(
-                    &api.store,
-                    &merchant,
-                    claim.as_ref(),
-                    refusal,
-                    &origin.request_id,
-                    Some(pepper),
-                )
-                .await
-            }
-        }
-    })
-    .await
+) -> Result<Response<lambda_http::Body>, lambda_http::Error> {
+    let roll = RollKey {
+        issuer,
+        full_key: FullKey::generate(issuer.state.config.key_mode),
+    };
+    idempotent::post(&request, &issuer.state, &roll).await
 }

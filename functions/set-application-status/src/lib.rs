@@ -1,21 +1,21 @@
 //! `PATCH /api/v1/applications/{id}/status`
 
-use appkeys::http::{self, json_response};
-use appkeys::Api;
+use appkeys::http::body::{self, Body as JsonBody};
+use appkeys::http::{self, query, response};
+use appkeys::lambda::State;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
-pub async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
-    http::respond(&request, async {
-        let merchant = http::merchant(&request, &api.config.merchant_claim)?;
-        http::no_query(&request)?;
-        let application_id = http::application_id(&request)?;
-        let enabled = http::status_change(&request)?;
-        let application = api
+pub async fn handler(state: &State, request: Request) -> Result<Response<Body>, Error> {
+    http::management(&request, &state.config.merchant_claim, |call| async move {
+        query::none(call.request)?;
+        let id = call.application_id()?;
+        let enabled = body::status_change(JsonBody::new(call.request.body()).object()?)?;
+        let application = state
             .store
-            .set_application_enabled(&merchant, application_id, enabled, &http::origin(&request))
+            .set_application_enabled(&call.caller(), id, enabled)
             .await?;
-        Ok(json_response(StatusCode::OK, &application))
+        Ok(response::json(StatusCode::OK, &application))
     })
     .await
 }

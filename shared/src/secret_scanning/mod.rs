@@ -13,7 +13,7 @@ pub mod public_keys;
 pub mod report;
 pub mod triage;
 
-pub use public_keys::{PublicKeys, SignatureError, KEYS_URL_DEFAULT};
+pub use public_keys::PublicKeys;
 pub use report::{
     check_size, parse_report, Label, ReportedToken, Verdict, REPORT_BODY_MAX_BYTES,
     REPORT_TEXT_MAX_CHARS, REPORT_TOKENS_MAX,

@@ -24,33 +24,15 @@ use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-pub const KEYS_URL_DEFAULT: &str = "https://api.github.com/meta/public_keys/secret_scanning";
+use crate::domain::error::SignatureProblem;
+use crate::domain::{Error, Failure, Refusal};
+
 /// The least time between two fetches of the keys.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// One fetch, connection to last byte: a report waits for it.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// GitHub's document is a few kilobytes.
 const KEYS_DOCUMENT_MAX_BYTES: usize = 256 * 1024;
-
-/// Why a report's signature was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    #[error("a signature header is missing")]
-    Missing,
-    #[error("the signature is not base64")]
-    Malformed,
-    #[error("no current key has that identifier")]
-    UnknownKey,
-    /// An identifier this instance does not know, while the keys were fetched too recently to
-    /// fetch them again (it may be a key GitHub has just published: the answer says when).
-    #[error("the identifier is not known yet; the keys are fetched again in {retry_after_secs} s")]
-    NotYetKnown { retry_after_secs: u64 },
-    #[error("the signature does not verify")]
-    Mismatch,
-    /// The keys could not be fetched: nobody can tell whether the report is GitHub's.
-    #[error("the signing keys could not be fetched")]
-    KeysUnavailable,
-}
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
@@ -122,20 +104,21 @@ impl PublicKeys {
         identifier: Option<&str>,
         signature: Option<&str>,
         body: &[u8],
-    ) -> Result<(), SignatureError> {
+    ) -> Result<(), Error> {
+        let refused = |why| Error::from(Refusal::BadSignature(why));
         let (Some(identifier), Some(signature)) = (identifier, signature) else {
-            return Err(SignatureError::Missing);
+            return Err(refused(SignatureProblem::Missing));
         };
         let signature = base64::engine::general_purpose::STANDARD
             .decode(signature.trim())
-            .map_err(|_| SignatureError::Malformed)?;
+            .map_err(|_| refused(SignatureProblem::Malformed))?;
         let key = self.key(identifier).await?;
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key)
             .verify(body, &signature)
-            .map_err(|_| SignatureError::Mismatch)
+            .map_err(|_| refused(SignatureProblem::Mismatch))
     }
 
-    async fn key(&self, identifier: &str) -> Result<Vec<u8>, SignatureError> {
+    async fn key(&self, identifier: &str) -> Result<Vec<u8>, Error> {
         let mut cache = self.cache.lock().await;
         if let Some(key) = cache.keys.get(identifier) {
             return Ok(key.clone());
@@ -151,24 +134,25 @@ impl PublicKeys {
                 Ok(keys) => cache.keys = keys,
                 Err(why) => {
                     tracing::warn!(url = %self.url, why, "secret-scanning keys not fetched");
-                    return Err(SignatureError::KeysUnavailable);
+                    return Err(Failure::SigningKeysUnavailable.into());
                 }
             }
         } else if let Some((at, worked)) = cache.fetched {
             if !worked {
-                return Err(SignatureError::KeysUnavailable);
+                return Err(Failure::SigningKeysUnavailable.into());
             }
             let wait = self.refetch_interval.saturating_sub(at.elapsed());
-            return Err(SignatureError::NotYetKnown {
+            return Err(Refusal::BadSignature(SignatureProblem::NotYetKnown {
                 retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-            });
+            })
+            .into());
         }
         // Just fetched: an identifier GitHub does not publish is not GitHub's.
         cache
             .keys
             .get(identifier)
             .cloned()
-            .ok_or(SignatureError::UnknownKey)
+            .ok_or(Refusal::BadSignature(SignatureProblem::UnknownKey).into())
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Vec<u8>>, String> {

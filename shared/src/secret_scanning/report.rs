@@ -7,9 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::error::FieldError;
-use crate::http::ApiError;
-use crate::json::{self, JsonError};
+use crate::domain::{FieldError, Refusal};
+use crate::http::json::{self, JsonError};
 
 /// The contract's bounds on one report.
 pub const REPORT_BODY_MAX_BYTES: usize = 1024 * 1024;
@@ -54,9 +53,9 @@ impl Verdict {
 
 /// At most [`REPORT_BODY_MAX_BYTES`]: checked before the signature, so an oversized body costs
 /// no verification.
-pub fn check_size(body: &[u8]) -> Result<(), ApiError> {
+pub fn check_size(body: &[u8]) -> Result<(), Refusal> {
     if body.len() > REPORT_BODY_MAX_BYTES {
-        return Err(ApiError::PayloadTooLarge {
+        return Err(Refusal::PayloadTooLarge {
             max: REPORT_BODY_MAX_BYTES,
         });
     }
@@ -73,10 +72,10 @@ pub const REPORT_TEXT_MAX_CHARS: usize = 2048;
 /// GitHub may add later are ignored. Every such leniency is for the same reason: a refused report
 /// would leave every leaked key in it working. Every problem is reported at once, by position
 /// (`[3].token`).
-pub fn parse_report(body: &[u8]) -> Result<Vec<ReportedToken>, ApiError> {
+pub fn parse_report(body: &[u8]) -> Result<Vec<ReportedToken>, Refusal> {
     check_size(body)?;
     let invalid =
-        |field: &str, message: &str| ApiError::Validation(vec![FieldError::new(field, message)]);
+        |field: &str, message: &str| Refusal::Validation(vec![FieldError::new(field, message)]);
     let entries = match json::parse_strict(body) {
         Ok(Value::Array(entries)) => entries,
         Ok(_) => return Err(invalid("body", "must be a JSON array of reported tokens")),
@@ -132,7 +131,7 @@ pub fn parse_report(body: &[u8]) -> Result<Vec<ReportedToken>, ApiError> {
     if errors.is_empty() {
         Ok(tokens)
     } else {
-        Err(ApiError::Validation(errors))
+        Err(Refusal::Validation(errors))
     }
 }
 

@@ -15,11 +15,12 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use secrecy::ExposeSecret;
 
 use super::report::{Label, ReportedToken, Verdict};
-use crate::api_key::{check_format, KeyMode, Pepper};
-use crate::audit::{LeakReport, Origin};
-use crate::domain::{ApplicationId, KeyId, MerchantId};
-use crate::error::StoreError;
-use crate::store::{KeyLookup, Store};
+use crate::domain::audit::{LeakReport, Origin};
+use crate::domain::key::{KeyLookup, KeyStatus};
+use crate::domain::key_format::{check_format, KeyMode};
+use crate::domain::{ApplicationId, Deadline, Error, Failure, MerchantId, Refusal};
+use crate::pepper::Pepper;
+use crate::store::{Caller, Store};
 
 /// The audit trail's actor for revocations prompted by a report.
 pub const ACTOR: &str = "github-secret-scanning";
@@ -36,7 +37,8 @@ pub async fn triage(
     mode: KeyMode,
     tokens: &[ReportedToken],
     origin: &Origin,
-) -> Result<Vec<Verdict>, StoreError> {
+    deadline: Deadline,
+) -> Result<Vec<Verdict>, Failure> {
     // (index of the token, its hash) for the well-formed ones only.
     let (indexes, hashes): (Vec<usize>, Vec<_>) = tokens
         .iter()
@@ -44,7 +46,7 @@ pub async fn triage(
         .filter(|(_, reported)| check_format(reported.token.expose_secret(), mode).is_ok())
         .map(|(index, reported)| (index, pepper.hash(reported.token.expose_secret())))
         .unzip();
-    let lookups = store.find_key_lookups(&hashes).await?;
+    let lookups = store.find_key_lookups(&hashes, deadline).await?;
     let mut ours: Vec<Option<&KeyLookup>> = vec![None; tokens.len()];
     for (index, lookup) in indexes.iter().zip(&lookups) {
         ours[*index] = lookup.as_ref();
@@ -52,15 +54,14 @@ pub async fn triage(
 
     let now = store.clock().now();
     // Per application, its keys to revoke, each once, with the first report that named it.
-    let mut to_revoke: HashMap<(String, String), Vec<Revocation>> = HashMap::new();
+    let mut to_revoke: HashMap<(MerchantId, ApplicationId), Vec<Revocation>> = HashMap::new();
     for (lookup, reported) in ours.iter().zip(tokens) {
         let Some(lookup) = lookup else { continue };
-        let working = !lookup.revoked && lookup.expires_at.is_none_or(|expires| now < expires);
-        if !working {
+        if lookup.status_at(now) != KeyStatus::Active {
             continue;
         }
         let keys = to_revoke
-            .entry((lookup.merchant_id.clone(), lookup.application_id.clone()))
+            .entry((lookup.merchant_id.clone(), lookup.application_id))
             .or_default();
         if !keys
             .iter()
@@ -76,7 +77,7 @@ pub async fn triage(
         }
     }
     let revoked: usize = stream::iter(to_revoke.into_values())
-        .map(|keys| revoke_all(store, keys, origin))
+        .map(|keys| revoke_all(store, keys, origin, deadline))
         .buffer_unordered(APPLICATIONS_IN_PARALLEL)
         .try_fold(0, |total, revoked| async move { Ok(total + revoked) })
         .await?;
@@ -117,24 +118,23 @@ async fn revoke_all(
     store: &Store,
     keys: Vec<Revocation>,
     origin: &Origin,
-) -> Result<usize, StoreError> {
+    deadline: Deadline,
+) -> Result<usize, Failure> {
     let mut revoked = 0;
     for Revocation { lookup, report } in keys {
-        let (Some(merchant), Some(application), Some(key)) = (
-            MerchantId::from_claim(&lookup.merchant_id),
-            ApplicationId::parse(&lookup.application_id),
-            KeyId::parse(&lookup.key_id),
-        ) else {
-            return Err(StoreError::CorruptItem("lookup record ids".into()));
-        };
         let source = report.source.clone();
         let origin = Origin {
             sub: ACTOR.to_owned(),
             report: Some(report),
             ..origin.clone()
         };
+        let caller = Caller {
+            merchant: &lookup.merchant_id,
+            origin: &origin,
+            deadline,
+        };
         match store
-            .revoke_api_key(&merchant, application, key, &origin)
+            .revoke_api_key(&caller, lookup.application_id, lookup.key_id)
             .await
         {
             Ok(()) => {
@@ -148,10 +148,15 @@ async fn revoke_all(
                 );
             }
             // Stopped meanwhile, by its merchant or a concurrent report: it is ours all the same.
-            Err(
-                StoreError::KeyAlreadyRevoked | StoreError::KeyExpired | StoreError::KeyNotFound,
-            ) => {}
-            Err(err) => return Err(err),
+            Err(Error::Refused(
+                Refusal::KeyAlreadyRevoked | Refusal::KeyExpired | Refusal::NotFound(_),
+            )) => {}
+            Err(Error::Refused(refusal)) => {
+                return Err(Failure::Backend(
+                    format!("a revocation was refused: {refusal}").into(),
+                ))
+            }
+            Err(Error::Failed(failure)) => return Err(failure),
         }
     }
     Ok(revoked)

@@ -1,12 +1,12 @@
 //! What a failed SDK call means for the caller. The SDK has already retried what it retries
 //! (throttling, 5xx, timeouts) up to its budget; what still fails is either a passing condition
-//! of the service ([`StoreError::Unavailable`]: 503 with `Retry-After`) or a fault
-//! ([`StoreError::Backend`]: 500). Either way the SDK error is kept as the source, for the log.
+//! of the service ([`Failure::Unavailable`]: 503 with `Retry-After`) or a fault
+//! ([`Failure::Backend`]: 500). Either way the SDK error is kept as the source, for the log.
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-use crate::error::StoreError;
+use crate::domain::Failure;
 
 /// Error codes DynamoDB answers when it is overloaded or briefly unable to serve, from the
 /// "Error handling with DynamoDB" page of the developer guide (5xx, and the throttling 400s).
@@ -19,14 +19,14 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
-pub fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> StoreError
+pub fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     if is_transient(&err) {
-        StoreError::Unavailable(Box::new(err))
+        Failure::Unavailable(Box::new(err))
     } else {
-        StoreError::Backend(Box::new(err))
+        Failure::Backend(Box::new(err))
     }
 }
 
@@ -44,8 +44,8 @@ fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> boo
 }
 
 /// A request that could not even be built (a required field missing): a bug, reported as 500.
-pub fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Backend(Box::new(err))
+pub fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> Failure {
+    Failure::Backend(Box::new(err))
 }
 
 /// A request that got no answer: it may have been applied. Only a writer that recognises its own

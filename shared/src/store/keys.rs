@@ -1,106 +1,286 @@
-//! Key shapes: the partition and sort key of every item the table holds.
-//!
-//! Within a merchant's partition, each entity has its own sort-key prefix, so that one
-//! `begins_with` or `BETWEEN` reads one entity and nothing else:
-//!
-//! | item | PK | SK |
-//! |---|---|---|
-//! | merchant counter | `MERCHANT#<m>` | `MERCHANT` |
-//! | application | `MERCHANT#<m>` | `APP#<appId>` |
-//! | keyring | `MERCHANT#<m>` | `KEYRING#<appId>` |
-//! | name reservation | `MERCHANT#<m>` | `APPNAME#<sha256(folded name)>` |
-//! | API key | `MERCHANT#<m>` | `KEY#<appId>#<keyId>` |
-//! | key lookup | `KEYHASH#<hex HMAC>` | `KEYHASH` |
+//! API keys: create and revoke. The store never sees a full key: it gets the key's display
+//! prefix and its keyed hash.
 
-use sha2::{Digest, Sha256};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use crate::api_key::KeyHash;
-use crate::domain::{ApplicationId, KeyId, MerchantId};
+use super::items::{
+    application, audit_event, idempotency_record, key, keyring, lookup_record, merchant_pk,
+};
+use super::retry::{Attempts, Retry};
+use super::transaction::{self, Outcome, Slot, Transaction};
+use super::{Caller, Recorder, Store, Written};
+use crate::domain::audit::{EventType, Subject};
+use crate::domain::error::Missing;
+use crate::domain::key::{IssuedKey, KeyStatus, NewKey};
+use crate::domain::keyring::{Admission, Keyring, LiveKey};
+use crate::domain::limits::room_left;
+use crate::domain::{ApplicationId, Error, Failure, KeyId, MerchantId, Refusal};
 
-pub const PK: &str = "PK";
-pub const SK: &str = "SK";
-
-pub fn merchant_pk(merchant: &MerchantId) -> String {
-    format!("MERCHANT#{}", merchant.as_str())
+/// The create-key transaction and where each of its items sits.
+pub struct CreateKey {
+    pub transaction: Transaction,
+    /// The keyring: the key added (conditioned on room under the limit), or replaced.
+    keyring: Slot,
+    /// The application: conditioned on its `isEnabled` being the value copied into the lookup.
+    application: Slot,
+    /// The key item, under a fresh id.
+    key: Slot,
+    /// The request's idempotency record, conditioned on its key being free.
+    record: Option<Slot>,
 }
 
-pub const MERCHANT_COUNTER_SK: &str = "MERCHANT";
-
-pub const APPLICATION_SK_PREFIX: &str = "APP#";
-
-pub fn application_sk(application: ApplicationId) -> String {
-    format!("{APPLICATION_SK_PREFIX}{application}")
-}
-
-pub fn keyring_sk(application: ApplicationId) -> String {
-    format!("KEYRING#{application}")
-}
-
-/// Hashing the folded name bounds the sort key's size and keeps user text out of keys.
-pub fn name_reservation_sk(folded_name: &str) -> String {
-    format!(
-        "APPNAME#{}",
-        hex::encode(Sha256::digest(folded_name.as_bytes()))
-    )
-}
-
-/// The first sort key of `application`'s keys (ids are UUID v7, so they sort by creation).
-pub fn first_key_sk(application: ApplicationId) -> String {
-    format!("KEY#{application}#")
-}
-
-/// One past the last sort key of `application`'s keys: `$` sorts right after `#`.
-pub fn past_last_key_sk(application: ApplicationId) -> String {
-    format!("KEY#{application}$")
-}
-
-pub fn key_sk(application: ApplicationId, key: KeyId) -> String {
-    format!("KEY#{application}#{key}")
-}
-
-/// Built with a single allocation: it is on every payment call's path.
-pub fn lookup_pk(hash: &KeyHash) -> String {
-    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut pk = String::with_capacity(LOOKUP_PK_PREFIX.len() + 2 * hash.0.len());
-    pk.push_str(LOOKUP_PK_PREFIX);
-    for byte in hash.0 {
-        pk.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
-        pk.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
+/// Adds the keyring's replacement to `transaction`, last, with the deletion of the key items of
+/// the oldest retired keys past the bound, as many as the transaction has room for.
+pub(super) fn replace_keyring(
+    transaction: &mut Transaction,
+    table: &str,
+    merchant: &MerchantId,
+    application: ApplicationId,
+    mut next: Keyring,
+) -> Result<Slot, Failure> {
+    let dropped = next.drop_oldest_retired(room_left(transaction.len()));
+    let slot = transaction.update(keyring::replace_if_unchanged(
+        table,
+        merchant,
+        application,
+        &next,
+    ))?;
+    for old in dropped {
+        transaction.delete(key::delete(table, merchant, application, old))?;
     }
-    pk
+    Ok(slot)
 }
 
-pub fn lookup_pk_from_hex(hash_hex: &str) -> String {
-    format!("{LOOKUP_PK_PREFIX}{hash_hex}")
-}
-
-pub const LOOKUP_PK_PREFIX: &str = "KEYHASH#";
-pub const LOOKUP_SK: &str = "KEYHASH";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lookup_keys_agree() {
-        let hash = KeyHash([0xab; 32]);
-        assert_eq!(lookup_pk(&hash), lookup_pk_from_hex(&hash.to_hex()));
-        assert_eq!(lookup_pk(&hash).len(), 8 + 64);
+impl Store {
+    /// One transaction: the key and its lookup record (which copies the application's
+    /// `isEnabled`, checked in the same transaction), its audit event, the request's idempotency
+    /// record, and the keyring, last: added to without a read while it has room, or replaced.
+    pub fn create_key_transaction(
+        &self,
+        caller: &Caller<'_>,
+        issued: &IssuedKey,
+        new: &NewKey,
+        enabled: bool,
+        admission: Admission,
+        record: Option<&dyn Recorder<IssuedKey>>,
+    ) -> Result<CreateKey, Failure> {
+        let (table, merchant) = (self.table.as_str(), caller.merchant);
+        let id = issued.application_id;
+        let mut transaction = Transaction::new();
+        let application_slot = transaction.condition_check(application::exists_with_enabled(
+            table, merchant, id, enabled,
+        ))?;
+        let key_slot = transaction.put(key::put_new(table, merchant, issued, &new.hash))?;
+        transaction.put(lookup_record::put_new(
+            table, merchant, issued, &new.hash, enabled,
+        ))?;
+        transaction.put(audit_event::put_new(
+            table,
+            merchant,
+            id,
+            &Subject::key(EventType::ApiKeyCreated, issued.id, &issued.key_prefix),
+            caller.origin,
+            issued.created_at,
+        ))?;
+        let record = match record {
+            Some(recorder) => Some(transaction.put(idempotency_record::put_if_free(
+                table,
+                merchant,
+                recorder.claim(),
+                &recorder.response(issued)?,
+            ))?),
+            None => None,
+        };
+        let keyring_slot = match admission {
+            Admission::Add => transaction.update(keyring::add_if_room(
+                table,
+                merchant,
+                id,
+                issued.id,
+                &live(issued, new),
+                self.limits.max_keys_per_application,
+            ))?,
+            Admission::Replace(next) => {
+                replace_keyring(&mut transaction, table, merchant, id, next)?
+            }
+        };
+        Ok(CreateKey {
+            transaction,
+            keyring: keyring_slot,
+            application: application_slot,
+            key: key_slot,
+            record,
+        })
     }
 
-    #[test]
-    fn an_applications_keys_sort_between_its_bounds_and_nothing_else_does() {
-        let app = ApplicationId::new();
-        let key = key_sk(app, KeyId::new());
-        assert!(first_key_sk(app) < key && key < past_last_key_sk(app));
-        let later = ApplicationId::new();
-        assert!(past_last_key_sk(app) < first_key_sk(later));
-        for other in [
-            application_sk(app),
-            keyring_sk(app),
-            name_reservation_sk("x"),
-        ] {
-            assert!(!(first_key_sk(app) <= other && other < past_last_key_sk(later)));
+    /// Most applications are enabled and have room, so the first attempt assumes both and reads
+    /// nothing; only when a condition fails are the application and its keyring read, to tell
+    /// "not found", "limit reached" and "disabled" apart, and to reclaim the places of expired
+    /// keys (`Keyring::admit` decides).
+    pub async fn create_api_key(
+        &self,
+        caller: &Caller<'_>,
+        application: ApplicationId,
+        new: NewKey,
+        record: Option<&dyn Recorder<IssuedKey>>,
+    ) -> Result<Written<IssuedKey>, Error> {
+        let issued = new.issue(application, self.clock.now());
+        let mut attempts = Attempts::until(caller.deadline);
+        let (mut enabled, mut admission) = (true, Admission::Add);
+        let mut read_before = false;
+        loop {
+            let write =
+                self.create_key_transaction(caller, &issued, &new, enabled, admission, record)?;
+            match transaction::run(&self.client, &write.transaction, &mut attempts).await? {
+                Outcome::Committed => return Ok(Written::Fresh(issued)),
+                // The key item has this request's fresh id: only an earlier attempt of this very
+                // transaction can have written it (the SDK retried after losing the response).
+                Outcome::Cancelled(cancel) if cancel.failed(write.key) => {
+                    return Ok(Written::Fresh(issued))
+                }
+                Outcome::Cancelled(cancel)
+                    if write.record.is_some_and(|slot| cancel.failed(slot)) =>
+                {
+                    return Ok(Written::KeyHeld)
+                }
+                Outcome::Cancelled(cancel)
+                    if cancel.failed(write.keyring) || cancel.failed(write.application) => {}
+                Outcome::Cancelled(cancel) => return Err(cancel.unexpected().into()),
+            }
+            // Missing, full, or not as assumed: read what is there.
+            if read_before {
+                attempts.wait(Retry::Changed).await?;
+            }
+            read_before = true;
+            let (item, ring) = self
+                .application_and_keyring(caller.merchant, application, &mut attempts)
+                .await?;
+            enabled = application::from_item(&item)?.is_enabled;
+            admission = ring.admit(
+                issued.id,
+                live(&issued, &new),
+                self.clock.now(),
+                self.limits,
+            )?;
         }
     }
+
+    /// One transaction: mark the key revoked (only if it is still active and unexpired), mark its
+    /// lookup record, and move it from its application's keyring to the retired list (which
+    /// frees its place under the limit). Of concurrent revocations, exactly one passes the key's
+    /// condition; the keyring's version makes the list exact.
+    pub async fn revoke_api_key(
+        &self,
+        caller: &Caller<'_>,
+        application: ApplicationId,
+        id: KeyId,
+    ) -> Result<(), Error> {
+        let (table, merchant) = (self.table.as_str(), caller.merchant);
+        // Marks the revocation as this request's, so that a retry of an attempt whose response
+        // was lost can tell its own revocation from another request's.
+        let revocation = uuid::Uuid::now_v7().to_string();
+        let pk = merchant_pk(merchant);
+        let (key_sk, keyring_sk) = (key::sk(application, id), keyring::sk(application));
+        let mut attempts = Attempts::until(caller.deadline);
+        let mut attempted = false;
+        loop {
+            if attempted {
+                attempts.wait(Retry::Changed).await?;
+            }
+            attempted = true;
+            let mut items = self
+                .get_consistent_many(
+                    &pk,
+                    &[&key_sk, &keyring_sk],
+                    Some(Self::REVOCATION_READS),
+                    &mut attempts,
+                )
+                .await?;
+            let (Some(key_item), Some(keyring_item)) =
+                (items.remove(&key_sk), items.remove(&keyring_sk))
+            else {
+                return Err(Refusal::NotFound(Missing::Key).into());
+            };
+            let stored = key::from_item(&key_item)?;
+            if stored.revocation_id.as_deref() == Some(revocation.as_str()) {
+                return Ok(());
+            }
+            let now = self.clock.now();
+            match stored.status(now) {
+                KeyStatus::Revoked => return Err(Refusal::KeyAlreadyRevoked.into()),
+                KeyStatus::Expired => return Err(Refusal::KeyExpired.into()),
+                KeyStatus::Active => {}
+            }
+            let mut next = keyring::from_item(&keyring_item)?;
+            next.revoke(id, now);
+
+            let mut transaction = Transaction::new();
+            let key_slot = transaction.update(key::revoke_if_active(
+                table,
+                merchant,
+                application,
+                id,
+                now,
+                &revocation,
+            ))?;
+            transaction.update(lookup_record::revoke(table, &stored.hash, now))?;
+            transaction.put(audit_event::put_new(
+                table,
+                merchant,
+                application,
+                &Subject::key(EventType::ApiKeyRevoked, id, &stored.key_prefix),
+                caller.origin,
+                now,
+            ))?;
+            let keyring_slot =
+                replace_keyring(&mut transaction, table, merchant, application, next)?;
+            match transaction::run(&self.client, &transaction, &mut attempts).await? {
+                Outcome::Committed => return Ok(()),
+                // Another request revoked it, the key expired, or this request's own earlier
+                // attempt was applied and its response lost: the next read tells which.
+                Outcome::Cancelled(cancel)
+                    if cancel.failed(key_slot) || cancel.failed(keyring_slot) => {}
+                Outcome::Cancelled(cancel) => return Err(cancel.unexpected().into()),
+            }
+        }
+    }
+
+    /// What a revocation reads of the key and its keyring, and nothing else: the leaked-key
+    /// report function, which revokes this way, is granted just these (`dynamodb:Attributes`), so
+    /// it cannot read what else a merchant's partition holds (sealed full keys in idempotency
+    /// records above all).
+    pub const REVOCATION_READS: &'static [&'static str] = &[
+        key::KEY_STATUS,
+        key::EXPIRES_AT,
+        key::KEY_HASH,
+        key::KEY_PREFIX,
+        key::DESCRIPTION,
+        key::REVOCATION_ID,
+        key::ROLLED_TO,
+        keyring::ACTIVE_KEYS,
+        keyring::ROLLED_KEYS,
+        keyring::RETIRED_KEYS,
+        keyring::VERSION,
+    ];
+}
+
+/// The keyring's entry for a new key.
+fn live(issued: &IssuedKey, new: &NewKey) -> LiveKey {
+    LiveKey {
+        hash: new.hash,
+        expires_at: issued.expires_at,
+    }
+}
+
+/// The items of the create-key transaction's common case, without an idempotency key: what the
+/// benchmark sends raw, as the floor of the operation's cost.
+pub fn create_key_items(
+    store: &Store,
+    caller: &Caller<'_>,
+    application: ApplicationId,
+    new: &NewKey,
+) -> Result<Vec<TransactWriteItem>, Failure> {
+    let issued = new.issue(application, store.clock.now());
+    let write = store.create_key_transaction(caller, &issued, new, true, Admission::Add, None)?;
+    Ok(write.transaction.items().to_vec())
 }

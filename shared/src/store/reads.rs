@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
-use super::codec::{get_string, string_value, Item};
 use super::failure::{build_error, sdk_error};
-use super::keys::{PK, SK};
-use super::transaction::{Attempts, Retry};
+use super::items::codec::{get_string, string_value, Item};
+use super::items::{PK, SK};
+use super::retry::{Attempts, Retry};
 use super::Store;
-use crate::error::StoreError;
+use crate::domain::Failure;
 
 /// `BatchGetItem` takes at most 100 keys.
 pub const BATCH_GET_MAX: usize = 100;
@@ -23,7 +23,7 @@ impl Store {
         pk: &str,
         sk: &str,
         attempts: &Attempts,
-    ) -> Result<Option<Item>, StoreError> {
+    ) -> Result<Option<Item>, Failure> {
         let read = self
             .client
             .get_item()
@@ -45,7 +45,7 @@ impl Store {
         sort_keys: &[&str],
         only: Option<&[&str]>,
         attempts: &mut Attempts,
-    ) -> Result<HashMap<String, Item>, StoreError> {
+    ) -> Result<HashMap<String, Item>, Failure> {
         let keys: Vec<(&str, &str)> = sort_keys.iter().map(|sk| (pk, *sk)).collect();
         let found = self.get_consistent_keys(&keys, only, attempts).await?;
         Ok(found
@@ -64,7 +64,7 @@ impl Store {
         keys: &[(&str, &str)],
         only: Option<&[&str]>,
         attempts: &mut Attempts,
-    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+    ) -> Result<HashMap<(String, String), Item>, Failure> {
         let mut found = HashMap::with_capacity(keys.len());
         for batch in keys.chunks(BATCH_GET_MAX) {
             let mut wanted = KeysAndAttributes::builder().consistent_read(true);
@@ -127,7 +127,7 @@ impl Store {
         query: QueryFluentBuilder,
         enough: Option<usize>,
         attempts: &Attempts,
-    ) -> Result<Vec<Item>, StoreError> {
+    ) -> Result<Vec<Item>, Failure> {
         let mut items = Vec::new();
         // A query may begin after a cursor of its own (an events page's `startingAfter`).
         let mut start_key = query.get_exclusive_start_key().clone();

@@ -1,13 +1,13 @@
 //! CORS for the platform's browser dashboard, answered as API Gateway's own CORS configuration
 //! answers it (`x-amazon-apigateway-cors` in `infra/template.yaml`, from its `CorsAllowedOrigins`
-//! parameter; tests/tests/deployment/api.rs checks the two agree). A preflight that no route takes
+//! parameter; tests/api/deployment/api.rs checks the two agree). A preflight that no route takes
 //! is answered by the gateway itself, so it never reaches the JWT authorizer; the payment route
 //! (`ANY`) takes its preflights, which its authorizer refuses: API keys are not for browsers.
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::Method;
 
-use appkeys::routes::{Guard, ROUTES};
+use devkit::routes::{Guard, ROUTES};
 
 pub const ALLOW_HEADERS: &[&str] = &["authorization", "content-type", "idempotency-key"];
 pub const EXPOSE_HEADERS: &[&str] = &["location", "retry-after", "idempotent-replayed"];

@@ -11,7 +11,7 @@ pub fn check(lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
     let public = lookup("LOCAL_JWT_SECRET")
         .filter(|secret| !secret.is_empty())
         .is_none_or(|secret| secret == DEFAULT_SECRET);
-    let remote = appkeys::aws::remote_services(&lookup);
+    let remote = devkit::guard::remote_services(&lookup);
     if !public || remote.is_empty() {
         return Ok(());
     }

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use appkeys::api_key::Pepper;
 use appkeys::authorize::KeyVerifier;
-use appkeys::secret_scanning::{PublicKeys, KEYS_URL_DEFAULT};
-use appkeys::Api;
+use appkeys::lambda::config::KEYS_URL_DEFAULT;
+use appkeys::lambda::{FunctionError, KeyIssuer, State};
+use appkeys::pepper::Pepper;
+use appkeys::secret_scanning::PublicKeys;
 use lambda_http::{Body, Request, Response};
 use report_leaked_keys::Scanner;
 
 pub struct Functions {
-    pub api: Api,
-    pub pepper: Pepper,
+    pub issuer: KeyIssuer,
     pub verifier: KeyVerifier,
     /// The leaked-key report function, with its instance's cache of GitHub's signing keys.
     pub scanner: Arc<Scanner>,
@@ -23,26 +23,28 @@ pub struct Functions {
 pub struct UnknownFunction(pub String);
 
 impl Functions {
-    pub fn new(api: Api, pepper: Pepper) -> Self {
-        let verifier = KeyVerifier::new(api.store.clone(), pepper.clone(), api.config.key_mode);
+    pub fn new(state: State, pepper: Pepper) -> Self {
+        let verifier = KeyVerifier::new(state.store.clone(), pepper.clone(), state.config.key_mode);
+        let issuer = KeyIssuer { state, pepper };
         let scanner = Arc::new(Scanner {
-            api: api.clone(),
-            pepper: pepper.clone(),
+            keys: issuer.clone(),
             signing_keys: PublicKeys::new(KEYS_URL_DEFAULT),
         });
         Self {
-            api,
-            pepper,
+            issuer,
             verifier,
             scanner,
         }
     }
 
+    pub fn state(&self) -> &State {
+        &self.issuer.state
+    }
+
     /// Leaked-key reports checked against the keys at `url` (`SECRET_SCANNING_KEYS_URL`).
     pub fn with_signing_keys(mut self, signing_keys: PublicKeys) -> Self {
         self.scanner = Arc::new(Scanner {
-            api: self.api.clone(),
-            pepper: self.pepper.clone(),
+            keys: self.issuer.clone(),
             signing_keys,
         });
         self
@@ -57,20 +59,20 @@ impl Functions {
         request: Request,
     ) -> Result<Response<Body>, lambda_http::Error> {
         match function {
-            "create-application" => Box::pin(create_application::handler(&self.api, request)).await,
-            "list-applications" => Box::pin(list_applications::handler(&self.api, request)).await,
+            "create-application" => {
+                Box::pin(create_application::handler(self.state(), request)).await
+            }
+            "list-applications" => {
+                Box::pin(list_applications::handler(self.state(), request)).await
+            }
             "set-application-status" => {
-                Box::pin(set_application_status::handler(&self.api, request)).await
+                Box::pin(set_application_status::handler(self.state(), request)).await
             }
-            "create-api-key" => {
-                Box::pin(create_api_key::handler(&self.api, &self.pepper, request)).await
-            }
-            "revoke-api-key" => Box::pin(revoke_api_key::handler(&self.api, request)).await,
-            "get-application" => Box::pin(get_application::handler(&self.api, request)).await,
-            "list-events" => Box::pin(list_events::handler(&self.api, request)).await,
-            "roll-api-key" => {
-                Box::pin(roll_api_key::handler(&self.api, &self.pepper, request)).await
-            }
+            "create-api-key" => Box::pin(create_api_key::handler(&self.issuer, request)).await,
+            "revoke-api-key" => Box::pin(revoke_api_key::handler(self.state(), request)).await,
+            "get-application" => Box::pin(get_application::handler(self.state(), request)).await,
+            "list-events" => Box::pin(list_events::handler(self.state(), request)).await,
+            "roll-api-key" => Box::pin(roll_api_key::handler(&self.issuer, request)).await,
             "report-leaked-keys" => {
                 Box::pin(report_leaked_keys::handler(&self.scanner, request)).await
             }
@@ -83,7 +85,7 @@ impl Functions {
     pub async fn authorize(
         &self,
         event: authorizer::Request,
-    ) -> Result<authorizer::Response, appkeys::failure::Failure> {
+    ) -> Result<authorizer::Response, FunctionError> {
         authorizer::handler(
             &self.verifier,
             lambda_runtime::LambdaEvent::new(event, Default::default()),

@@ -1,4 +1,4 @@
-//! A local stand-in for API Gateway (HTTP API): it serves the routes of `appkeys::routes`,
+//! A local stand-in for API Gateway (HTTP API): it serves the routes of `devkit::routes`,
 //! checks management JWTs and their scopes as the HTTP API JWT authorizer would, runs the API-key
 //! authorizer in front of the payment routes, answers CORS as the API's CORS configuration
 //! would, builds the same payload-2.0 events API Gateway builds, and runs the functions' own
@@ -20,8 +20,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use appkeys::routes::{self, Guard, Route, Scopes};
+use appkeys::lambda::sdk::{sdk_config, Budget};
 use base64::Engine;
+use devkit::routes::{self, Guard, Route, Scopes};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -386,11 +387,12 @@ fn format_clf_time(epoch_seconds: u64) -> String {
 /// Everything a local run needs, built from the environment as the Lambda functions build it.
 pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
     dev_secret::check(|name| std::env::var(name).ok())?;
-    let config = appkeys::Config::from_env()?;
-    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
-    let pepper = appkeys::aws::pepper_from_env(&sdk).await?;
-    let keys_url = appkeys::config::secret_scanning_keys_url(|name| std::env::var(name).ok())?;
-    let functions = Functions::new(appkeys::Api::new(config, &sdk), pepper)
+    let config = appkeys::lambda::Config::from_env()?;
+    let sdk = sdk_config(Budget::MANAGEMENT).await;
+    let pepper = appkeys::lambda::pepper_from_env(&sdk).await?;
+    let keys_url =
+        appkeys::lambda::config::secret_scanning_keys_url(|name| std::env::var(name).ok())?;
+    let functions = Functions::new(appkeys::lambda::State::new(config, &sdk), pepper)
         .with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys_url));
     Ok(Gateway {
         functions,
@@ -405,7 +407,7 @@ pub async fn ensure_local_resources(
     secret_id: Option<&str>,
     event_bus: Option<&str>,
 ) -> Result<(), lambda_http::Error> {
-    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let sdk = sdk_config(Budget::MANAGEMENT).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     if dynamodb
         .describe_table()
@@ -414,7 +416,7 @@ pub async fn ensure_local_resources(
         .await
         .is_err()
     {
-        appkeys::store::test_util::create_table(&dynamodb, table).await?;
+        devkit::schema::create_table(&dynamodb, table).await?;
     }
     if let Some(secret_id) = secret_id {
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);

@@ -122,7 +122,7 @@ async fn report(tokens: &[String]) -> Result<(), lambda_http::Error> {
 }
 
 async fn serve() -> Result<(), lambda_http::Error> {
-    appkeys::telemetry::init();
+    appkeys::lambda::telemetry::init();
     let port: u16 = std::env::var("PORT")
         .ok()
         .filter(|p| !p.is_empty())
@@ -165,7 +165,7 @@ async fn publish_events() -> Result<(), lambda_http::Error> {
         .map_err(|_| "EVENT_BUS_NAME needs AWS_ENDPOINT_URL (the local endpoint)")?;
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
     let mut stream = LocalStream::from_latest(&endpoint, &table).await?;
-    let sdk = appkeys::aws::sdk_config(appkeys::aws::Budget::MANAGEMENT).await;
+    let sdk = appkeys::lambda::sdk::sdk_config(appkeys::lambda::sdk::Budget::MANAGEMENT).await;
     let subscriber = match std::env::var("LOCAL_EVENT_QUEUE") {
         Ok(queue) => Some((Subscriber::ensure(&sdk, &bus, &queue).await?, queue)),
         Err(_) => None,

@@ -1,0 +1,100 @@
+//! Lookup records as read: the authorizer's one strongly consistent `GetItem`, a leaked-key
+//! report's batch of them, and recording a key's last use.
+
+use std::time::Duration;
+
+use super::failure::sdk_error;
+use super::items::{key, lookup_record};
+use super::retry::Attempts;
+use super::transaction::{self, Outcome, Transaction};
+use super::Store;
+use crate::domain::key::KeyLookup;
+use crate::domain::key_format::KeyHash;
+use crate::domain::{Deadline, Failure, Timestamp};
+
+/// How long recording a last use may take: bounded like the authorizer's own read, though nobody
+/// waits for it.
+const LAST_USE_WRITE_TIME: Duration = Duration::from_millis(1500);
+
+impl Store {
+    /// The authorizer's only read: one strongly consistent GetItem, bounded by the SDK's own
+    /// timeouts (the authorizer's are tight).
+    pub async fn find_key_lookup(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, Failure> {
+        let [(pk_name, pk), (sk_name, sk)] = lookup_record::key(hash);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(pk_name, pk)
+            .key(sk_name, sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        output
+            .item
+            .as_ref()
+            .map(lookup_record::from_item)
+            .transpose()
+    }
+
+    /// The lookup records of many keys (a leaked-key report's), aligned with `hashes`: `None`
+    /// for a key that is not ours. Strongly consistent, in `BatchGetItem`s of 100 distinct keys,
+    /// not one request per key.
+    pub async fn find_key_lookups(
+        &self,
+        hashes: &[KeyHash],
+        deadline: Deadline,
+    ) -> Result<Vec<Option<KeyLookup>>, Failure> {
+        let pks: Vec<String> = hashes.iter().map(lookup_record::pk).collect();
+        let mut distinct: Vec<(&str, &str)> = pks
+            .iter()
+            .map(|pk| (pk.as_str(), lookup_record::SK_VALUE))
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let found = self
+            .get_consistent_keys(&distinct, None, &mut Attempts::until(deadline))
+            .await?;
+        pks.into_iter()
+            .map(|pk| {
+                found
+                    .get(&(pk, lookup_record::SK_VALUE.to_owned()))
+                    .map(lookup_record::from_item)
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// Records `now` as the key's last use, on its lookup record and its key item, in one
+    /// transaction conditioned on the lookup's last use being older than the accuracy window, so
+    /// that however many instances allow calls with the key, one write lands per window. A lost
+    /// race means another call recorded it; `Ok(false)` when nothing was written.
+    pub async fn record_last_use(
+        &self,
+        hash: &KeyHash,
+        lookup: &KeyLookup,
+        now: Timestamp,
+    ) -> Result<bool, Failure> {
+        let mut transaction = Transaction::new();
+        transaction.update(lookup_record::record_last_use_if_stale(
+            &self.table,
+            hash,
+            now,
+        ))?;
+        transaction.update(key::record_last_use(
+            &self.table,
+            &lookup.merchant_id,
+            lookup.application_id,
+            lookup.key_id,
+            now,
+        ))?;
+        let mut attempts = Attempts::until(Deadline::after(LAST_USE_WRITE_TIME));
+        match transaction::run(&self.client, &transaction, &mut attempts).await {
+            Ok(Outcome::Committed) => Ok(true),
+            // Another call recorded it, or is recording it: nothing to do.
+            Ok(Outcome::Cancelled(_)) | Err(Failure::Contention) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+}
