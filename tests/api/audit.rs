@@ -1,4 +1,4 @@
-//! The audit trail (issue 15, the contract's "Audit trail and events"): every change writes its
+//! The audit trail (the contract's "Audit trail and events"): every change writes its
 //! event in its own transaction (no change without its event, no event without its change),
 //! listed newest first per application with cursor pagination, never carrying a secret.
 
@@ -219,8 +219,8 @@ async fn events_are_kept_four_hundred_days() {
 /// working (the key limit's maximum of active keys, and the most rolled keys in their window),
 /// its audit event included, is within DynamoDB's 100 items.
 /// Events past their 400 days are not listed, though DynamoDB has not deleted them yet, and a
-/// page never says `hasMore` without an item to continue from (found by review: a page of
-/// expired events came back empty with `hasMore: true`).
+/// page never says `hasMore` without an item to continue from (not an empty page of expired
+/// events with `hasMore: true`).
 #[tokio::test]
 async fn pages_end_at_the_first_event_past_its_four_hundred_days() {
     let t = TestApi::new().await;

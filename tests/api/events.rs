@@ -1,4 +1,4 @@
-//! Lifecycle events on EventBridge (issue 15, the contract's "Audit trail and events"): the
+//! Lifecycle events on EventBridge (the contract's "Audit trail and events"): the
 //! publisher's own handler, fed the table's real DynamoDB stream records by the local stand-in
 //! for the event source mapping, puts each committed audit event on a bus; an EventBridge rule
 //! delivers it to an SQS queue, as a subscriber would have it (all on the local endpoint: moto's
@@ -464,8 +464,8 @@ async fn local_stream_an_unreadable_event_record_is_isolated_and_every_other_eve
     // `BisectBatchOnFunctionError`): a partial failure retries from the reported record, a
     // function error halves the batch. The batch that starts with the bad record fails whole, so
     // it is halved until the record is alone; the events after it are all published, and only the
-    // bad record is left for the dead-letter queue (found by review: a partial failure alone sent
-    // the events behind it there too).
+    // bad record is left for the dead-letter queue (a partial failure alone would send the events
+    // behind it there too).
     let mut pending = VecDeque::from([event.records[index..].to_vec()]);
     let mut dead_letters = Vec::new();
     let mut invocations = 0;

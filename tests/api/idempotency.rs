@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on every POST (issue 15, the contract's "Idempotent creation"): a retry with
+//! `Idempotency-Key` on every POST (the contract's "Idempotent creation"): a retry with
 //! the same key and request replays the first response (a key creation's full key included), a
 //! different request is 422, records last 24 hours, refusals the contract keeps are kept, 5xx are
 //! not, and of simultaneous requests with one key exactly one runs.
@@ -304,8 +304,8 @@ async fn a_retry_whose_expiry_has_passed_since_replays_the_created_key() {
         .assert_problem(400, "validation_failed");
 }
 
-/// Found by review: `{"name":"Prod","name":"Prod"}` read leniently is `{"name":"Prod"}`, and its
-/// key's record replayed the first 201; a member given twice is always 400.
+/// `{"name":"Prod","name":"Prod"}` read leniently is `{"name":"Prod"}`, whose key's record would
+/// replay the first 201: a member given twice is always 400.
 #[tokio::test]
 async fn a_member_given_twice_is_400_even_under_a_key_that_holds_a_record() {
     let t = TestApi::new().await;
@@ -322,7 +322,7 @@ async fn a_member_given_twice_is_400_even_under_a_key_that_holds_a_record() {
 }
 
 /// Requests are compared after parsing: a number spelled `3600`, `3600.0` or `3.6e3` is one
-/// value (found by review: a retry spelled otherwise was 422).
+/// value (not a 422 for a retry spelled otherwise).
 #[tokio::test]
 async fn an_equal_number_spelled_differently_is_the_same_request() {
     let t = TestApi::new().await;

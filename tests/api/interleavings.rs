@@ -286,7 +286,7 @@ async fn a_revocation_that_loses_the_race_is_told_so() {
 /// A key created between a revocation's read and its transaction. The revocation rewrites the
 /// keyring: unless its version condition refuses the stale rewrite, the new key drops out of the
 /// keyring, and a later disable (which rewrites only the keyring's keys' lookup records) would
-/// leave it allowed. (Found by review: no other test failed with the condition weakened.)
+/// leave it allowed. (No other test fails with the condition weakened.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_created_while_revoking_is_disabled_with_its_application_later() {
     let f = fixture().await;

@@ -1,4 +1,4 @@
-//! Leaked-key reports (issue 16, the contract's "Leaked-key reports"): GitHub's secret-scanning
+//! Leaked-key reports (the contract's "Leaked-key reports"): GitHub's secret-scanning
 //! partner endpoint, driven with real signatures (an ECDSA P-256 key pair made here) whose public
 //! keys a local HTTP server publishes as GitHub does.
 
@@ -404,8 +404,8 @@ async fn a_report_signed_with_a_key_published_within_the_minute_passes_once_the_
     assert!(!r.works(&second).await);
 }
 
-/// Found by review: an entry whose `url` was null or that had no `source` refused the whole
-/// report, leaving every leaked key in it working.
+/// An entry whose `url` is null or that has no `source` still counts: refusing the whole report
+/// would leave every leaked key in it working.
 #[tokio::test]
 async fn entries_with_an_empty_missing_or_long_url_or_source_still_revoke() {
     let r = reporting().await;

@@ -1,4 +1,4 @@
-//! The key lifecycle (issue 14, the contract's "One application", "Key lifecycle" and the key
+//! The key lifecycle (the contract's "One application", "Key lifecycle" and the key
 //! fields of the list): expiry on creation, rolling with a grace window, one application, and
 //! the listed key fields. Time moves with the test's clock, never by sleeping.
 
@@ -207,10 +207,10 @@ async fn an_expired_key_no_longer_counts_toward_the_limit() {
         .assert_problem(400, "key_limit_reached");
 }
 
-/// Found by review: keys that expired within the last minute wait among the rolled keys (an
-/// authorizer whose clock is behind may still allow them, so disabling rewrites them), and
-/// bursts of short-lived keys once pushed them past what one disabling transaction can rewrite
-/// (100 items): disabling answered 500. Now creation waits instead, for that minute at most.
+/// Keys that expired within the last minute wait among the rolled keys (an authorizer whose
+/// clock is behind may still allow them, so disabling rewrites them); a burst of short-lived keys
+/// must not push them past what one disabling transaction can rewrite (100 items), so creation
+/// waits instead, for that minute at most.
 #[tokio::test]
 async fn disabling_stays_possible_after_bursts_of_short_lived_keys() {
     let t = TestApi::new().await; // 10 active keys per application

@@ -187,7 +187,7 @@ pub const NARROWED: &[Narrowed] = &[
     // The report function runs unauthenticated input, so each of its grants is as narrow as IAM
     // allows. It reads lookup records (BatchGetItem), then per active key what a revocation
     // reads of the key and its keyring, and nothing else of a merchant's partition (not the
-    // sealed full keys of idempotency records, say: found by review); its revocation writes the
+    // sealed full keys of idempotency records, say); its revocation writes the
     // key, the keyring and the audit event, those attributes only, and trims the history; on a
     // lookup record it may mark the key revoked and nothing else, so that it can never write a
     // lookup record that verifies (one needs the merchant, application and key ids).
