@@ -4,35 +4,49 @@
 use api_tests::{Call, TestApi, MERCHANT};
 use serde_json::json;
 
+/// One line of `bad_input.cases`.
 struct Case {
-    what: &'static str,
+    what: String,
     call: Call,
     status: u16,
-    code: &'static str,
+    code: String,
     /// The field the error must name, for validation errors.
-    field: Option<&'static str>,
+    field: Option<String>,
 }
 
-fn case(
-    what: &'static str,
-    call: Call,
-    status: u16,
-    code: &'static str,
-    field: Option<&'static str>,
-) -> Case {
-    Case {
-        what,
-        call: call.merchant(MERCHANT),
-        status,
-        code,
-        field,
-    }
-}
-
-const APPS: &str = "/api/v1/applications";
-
-fn create_app(body: &str) -> Call {
-    Call::new("POST", APPS, APPS).body(body)
+/// The cases, with `{app}` and `{key}` standing for the fixture's ids.
+fn cases(app: &str, key: &str) -> Vec<Case> {
+    let repeat = regex::Regex::new(r"\{\{repeat (.*?) (\d+)\}\}").unwrap();
+    include_str!("bad_input.cases")
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let [what, request, body, expected]: [&str; 4] = line
+                .split(" | ")
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .try_into()
+                .unwrap_or_else(|_| panic!("four fields: {line}"));
+            let request = request.replace("{app}", app).replace("{key}", key);
+            let (method, target) = request.split_once(' ').expect("METHOD path");
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            let call = Call::to(method, path).query(query).merchant(MERCHANT);
+            let call = match body {
+                "-" => call,
+                body => call.body(repeat.replace_all(body, |found: &regex::Captures| {
+                    found[1].repeat(found[2].parse().unwrap())
+                })),
+            };
+            let mut expected = expected.split(' ');
+            Case {
+                what: what.to_owned(),
+                call,
+                status: expected.next().unwrap().parse().unwrap(),
+                code: expected.next().unwrap().to_owned(),
+                field: expected.next().map(str::to_owned),
+            }
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -41,470 +55,30 @@ async fn every_bad_input_is_a_4xx_problem_and_writes_nothing() {
     let app = t.create_application_named(MERCHANT, "Existing").await;
     let key = t.create_key(MERCHANT, &app, "k").await.text("id");
     let before = t.snapshot().await;
-
-    let key_call = |body: &str| Call::create_key(&app, json!(null)).body(body);
-    let status_call = |body: &str| Call::set_status(&app, json!(null)).body(body);
-    let cases = vec![
-        // Malformed bodies.
-        case(
-            "malformed JSON",
-            create_app("{\"name\": "),
-            400,
-            "validation_failed",
-            Some("body"),
-        ),
-        case(
-            "trailing garbage",
-            create_app("{\"name\": \"a\"} x"),
-            400,
-            "validation_failed",
-            Some("body"),
-        ),
-        case(
-            "JSON array",
-            create_app("[\"a\"]"),
-            400,
-            "validation_failed",
-            Some("body"),
-        ),
-        case(
-            "JSON string",
-            create_app("\"a\""),
-            400,
-            "validation_failed",
-            Some("body"),
-        ),
-        case(
-            "JSON null",
-            create_app("null"),
-            400,
-            "validation_failed",
-            Some("body"),
-        ),
-        case(
-            "empty body",
-            Call::new("POST", APPS, APPS),
-            400,
-            "validation_failed",
-            Some("body"),
-        ),
-        case(
-            "blank body",
-            create_app("  "),
-            400,
-            "validation_failed",
-            Some("body"),
-        ),
-        case(
-            "body over 16 KiB",
-            create_app(&format!(
-                "{{\"name\":\"a\",\"description\":\"{}\"}}",
-                "d".repeat(16 * 1024)
-            )),
-            413,
-            "payload_too_large",
-            None,
-        ),
-        // A member given twice: ambiguous, in every body.
-        case(
-            "name twice",
-            create_app(r#"{"name": "a", "name": "b"}"#),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "description twice",
-            key_call(r#"{"description": "a", "description": "a"}"#),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "isEnabled twice",
-            status_call(r#"{"isEnabled": true, "isEnabled": false}"#),
-            400,
-            "validation_failed",
-            Some("isEnabled"),
-        ),
-        case(
-            "a nested member twice",
-            create_app(r#"{"name": "a", "extra": {"x": 1, "x": 2}}"#),
-            400,
-            "validation_failed",
-            Some("extra.x"),
-        ),
-        // Look-alike text: invisible and direction-changing characters.
-        case(
-            "zero-width space in a name",
-            create_app("{\"name\": \"Pay\\u200Bments\"}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "right-to-left override in a key description",
-            key_call("{\"description\": \"a\\u202Eb\"}"),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "carriage return inside a description",
-            key_call("{\"description\": \"a\\r\\nb\"}"),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        // Application fields.
-        case(
-            "missing name",
-            create_app("{}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "null name",
-            create_app("{\"name\": null}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "numeric name",
-            create_app("{\"name\": 42}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "object name",
-            create_app("{\"name\": {\"a\": 1}}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "blank name",
-            create_app("{\"name\": \"   \"}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "name over 100",
-            create_app(&json!({"name": "n".repeat(101)}).to_string()),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "name with a control character",
-            create_app("{\"name\": \"a\\u0007b\"}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "name with a newline",
-            create_app("{\"name\": \"a\\nb\"}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        case(
-            "unknown field",
-            create_app("{\"name\": \"ok\", \"colour\": \"red\"}"),
-            400,
-            "validation_failed",
-            Some("colour"),
-        ),
-        case(
-            "description wrong type",
-            create_app("{\"name\": \"ok\", \"description\": 5}"),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "description blank",
-            create_app("{\"name\": \"ok\", \"description\": \" \"}"),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "description over 500",
-            create_app(&json!({"name": "ok", "description": "d".repeat(501)}).to_string()),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "isEnabled on create",
-            create_app("{\"name\": \"ok\", \"isEnabled\": false}"),
-            400,
-            "validation_failed",
-            Some("isEnabled"),
-        ),
-        // Key fields.
-        case(
-            "key without description",
-            key_call("{}"),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "key description blank",
-            key_call("{\"description\": \"\\t \"}"),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "key description null",
-            key_call("{\"description\": null}"),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "key description over 200",
-            key_call(&json!({"description": "d".repeat(201)}).to_string()),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "key description wrong type",
-            key_call("{\"description\": [\"a\"]}"),
-            400,
-            "validation_failed",
-            Some("description"),
-        ),
-        case(
-            "key unknown field",
-            key_call("{\"description\": \"a\", \"scopes\": []}"),
-            400,
-            "validation_failed",
-            Some("scopes"),
-        ),
-        case(
-            "key body not an object",
-            key_call("true"),
-            400,
-            "validation_failed",
-            Some("body"),
-        ),
-        // Status fields.
-        case(
-            "status missing",
-            status_call("{}"),
-            400,
-            "validation_failed",
-            Some("isEnabled"),
-        ),
-        case(
-            "status as string",
-            status_call("{\"isEnabled\": \"false\"}"),
-            400,
-            "validation_failed",
-            Some("isEnabled"),
-        ),
-        case(
-            "status as number",
-            status_call("{\"isEnabled\": 0}"),
-            400,
-            "validation_failed",
-            Some("isEnabled"),
-        ),
-        case(
-            "status null",
-            status_call("{\"isEnabled\": null}"),
-            400,
-            "validation_failed",
-            Some("isEnabled"),
-        ),
-        case(
-            "status unknown field",
-            status_call("{\"isEnabled\": false, \"name\": \"x\"}"),
-            400,
-            "validation_failed",
-            Some("name"),
-        ),
-        // Path ids that are not UUIDs.
-        case(
-            "app id not a UUID (key)",
-            Call::create_key("123", json!({"description": "a"})),
-            404,
-            "not_found",
-            None,
-        ),
-        case(
-            "app id not a UUID (status)",
-            Call::set_status("../x", json!({"isEnabled": false})),
-            404,
-            "not_found",
-            None,
-        ),
-        case(
-            "key id not a UUID",
-            Call::revoke_key(&app, "not-a-uuid"),
-            404,
-            "not_found",
-            None,
-        ),
-        case(
-            "app id not a UUID (revoke)",
-            Call::revoke_key("x", &key),
-            404,
-            "not_found",
-            None,
-        ),
-        // Query values.
-        case(
-            "page 0",
-            Call::list("page=0"),
-            400,
-            "validation_failed",
-            Some("page"),
-        ),
-        case(
-            "page negative",
-            Call::list("page=-1"),
-            400,
-            "validation_failed",
-            Some("page"),
-        ),
-        case(
-            "page not a number",
-            Call::list("page=two"),
-            400,
-            "validation_failed",
-            Some("page"),
-        ),
-        case(
-            "limit 0",
-            Call::list("limit=0"),
-            400,
-            "validation_failed",
-            Some("limit"),
-        ),
-        case(
-            "limit 101",
-            Call::list("limit=101"),
-            400,
-            "validation_failed",
-            Some("limit"),
-        ),
-        case(
-            "limit fractional",
-            Call::list("limit=1.5"),
-            400,
-            "validation_failed",
-            Some("limit"),
-        ),
-        case(
-            "include other",
-            Call::list("include=secrets"),
-            400,
-            "validation_failed",
-            Some("include"),
-        ),
-        case(
-            "include empty",
-            Call::list("include="),
-            400,
-            "validation_failed",
-            Some("include"),
-        ),
-        case(
-            "unknown query parameter",
-            Call::list("sort=name"),
-            400,
-            "validation_failed",
-            Some("sort"),
-        ),
-        case(
-            "repeated query parameter",
-            Call::list("page=1&page=2"),
-            400,
-            "validation_failed",
-            Some("page"),
-        ),
-        // The routes that take no query parameter refuse any.
-        case(
-            "query parameter on create application",
-            create_app("{\"name\": \"New\"}").query("dryRun=true"),
-            400,
-            "validation_failed",
-            Some("dryRun"),
-        ),
-        case(
-            "query parameter on set status",
-            status_call("{\"isEnabled\": false}").query("force=1"),
-            400,
-            "validation_failed",
-            Some("force"),
-        ),
-        case(
-            "query parameter on create key",
-            key_call("{\"description\": \"d\"}").query("expand=all"),
-            400,
-            "validation_failed",
-            Some("expand"),
-        ),
-        case(
-            "query parameter on revoke",
-            Call::revoke_key(&app, &key).query("reason=leak"),
-            400,
-            "validation_failed",
-            Some("reason"),
-        ),
-        case(
-            "query parameter on get application",
-            Call::get_application(&app).query("include=apiKeys"),
-            400,
-            "validation_failed",
-            Some("include"),
-        ),
-        case(
-            "query parameter on roll",
-            Call::roll_key(&app, &key, json!({"expiresInSeconds": 60})).query("at=now"),
-            400,
-            "validation_failed",
-            Some("at"),
-        ),
-    ];
-
-    for Case {
-        what,
-        call,
-        status,
-        code,
-        field,
-    } in cases
-    {
-        let response = t.send(call.into()).await;
-        assert_eq!(response.status, status, "{what}: {}", response.body);
-        response.assert_problem(status, code);
-        if let Some(field) = field {
+    let cases = cases(&app, &key);
+    assert_eq!(cases.len(), 60, "the cases file is read whole");
+    for case in cases {
+        let what = &case.what;
+        let response = t.send(case.call.into()).await;
+        assert_eq!(response.status, case.status, "{what}: {}", response.body);
+        response.assert_problem(case.status, &case.code);
+        if let Some(field) = &case.field {
             let errors = response.json["errors"]
                 .as_array()
                 .unwrap_or_else(|| panic!("{what}: no errors[]"));
             assert!(
-                errors
-                    .iter()
-                    .any(|e| e["field"] == field
-                        && e["message"].as_str().is_some_and(|m| !m.is_empty())),
+                errors.iter().any(|e| e["field"] == field.as_str()
+                    && e["message"].as_str().is_some_and(|m| !m.is_empty())),
                 "{what}: errors should name `{field}`: {}",
                 response.body
             );
         }
         assert_eq!(t.snapshot().await, before, "{what} changed the table");
     }
+}
+
+fn create_app(body: &str) -> Call {
+    Call::to("POST", "/api/v1/applications").body(body)
 }
 
 #[tokio::test]

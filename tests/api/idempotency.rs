@@ -229,20 +229,13 @@ async fn refusals_the_contract_keeps_are_replayed_too() {
 async fn a_server_error_is_not_kept_and_a_retry_runs_again() {
     let t = TestApi::new().await;
     // DynamoDB refuses every transaction for a while: 503, nothing recorded.
-    let failing = {
-        let sdk = devkit::guard::sdk(appkeys::lambda::sdk::Budget::MANAGEMENT).await;
-        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(FailTransactions)
-            .build();
-        let mut api = t.state.clone();
-        api.store = appkeys::store::Store::new(
-            aws_sdk_dynamodb::Client::from_conf(config),
-            t.table_name(),
-            api.config.limits,
-        )
-        .with_clock(t.clock.clock());
-        local_gateway::Functions::new(api, t.pepper.clone())
-    };
+    let failing = local_gateway::Functions::new(
+        t.state_with([aws_sdk_dynamodb::config::SharedInterceptor::new(
+            FailTransactions,
+        )])
+        .await,
+        t.pepper.clone(),
+    );
     // Its deadline 200 ms away: the store retries until then.
     let request = api_tests::due_in(
         create_app("Prod", "retry-me").merchant(MERCHANT).into(),

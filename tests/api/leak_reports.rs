@@ -6,10 +6,7 @@ use std::sync::Arc;
 
 use api_tests::{Call, TestApi, TestResponse, MERCHANT, OTHER_MERCHANT};
 use appkeys::domain::key_format::{FullKey, KeyMode};
-use appkeys::lambda::sdk::Budget;
-use appkeys::lambda::State;
 use appkeys::secret_scanning::PublicKeys;
-use appkeys::store::Store;
 use devkit::counter::RequestCounter;
 use local_gateway::signer::{keys_document, KeysServer, Signer};
 use local_gateway::Functions;
@@ -518,18 +515,11 @@ async fn bounds_one_to_a_thousand_tokens_and_one_mebibyte() {
 async fn garbage_costs_no_read_and_many_tokens_are_read_in_batches() {
     let r = reporting().await;
     let requests = RequestCounter::default();
-    let sdk = devkit::guard::sdk(Budget::MANAGEMENT).await;
-    let store = Store::new(
-        requests.dynamodb_client(&sdk),
-        r.t.table_name(),
-        r.t.state.config.limits,
-    )
-    .with_clock(r.t.clock.clock());
     let counted = Functions::new(
-        State {
-            config: r.t.state.config.clone(),
-            store,
-        },
+        r.t.state_with([aws_sdk_dynamodb::config::SharedInterceptor::new(
+            requests.clone(),
+        )])
+        .await,
         r.t.pepper.clone(),
     )
     .with_signing_keys(PublicKeys::new(&r.keys.url));

@@ -553,17 +553,13 @@ impl aws_sdk_dynamodb::config::Intercept for WriteHook {
 
 /// The authorizer's verifier over `t`'s table, with `hook` on its writes.
 async fn verifier_with(t: &TestApi, hook: WriteHook) -> appkeys::authorize::KeyVerifier {
-    let sdk = devkit::guard::sdk(appkeys::lambda::sdk::Budget::AUTHORIZER).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .interceptor(hook)
-        .build();
-    let store = appkeys::store::Store::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        t.table_name(),
-        t.state.config.limits,
-    )
-    .with_clock(t.clock.clock());
-    appkeys::authorize::KeyVerifier::new(store, t.pepper.clone(), t.state.config.key_mode)
+    let store = t
+        .store_with(
+            appkeys::lambda::sdk::Budget::AUTHORIZER,
+            [aws_sdk_dynamodb::config::SharedInterceptor::new(hook)],
+        )
+        .await;
+    t.verifier_over(store)
 }
 
 /// Waits (a little, for the background write) until the key's `lastUsedAt` is `expected`.

@@ -50,9 +50,7 @@ async fn new_key(store: &appkeys::store::Store, app: ApplicationId) -> Result<St
 async fn a_retried_application_create_answers_created_once() {
     let t = TestApi::new().await;
     let lossy = LoseFirstResponse::of(TRANSACTION);
-    let store = lossy
-        .store(&t.state.config.table_name, Limits::default())
-        .await;
+    let store = lossy.store(&t).await;
     let new = NewApplication {
         name: ApplicationName::parse("Web Store").unwrap(),
         description: None,
@@ -88,7 +86,7 @@ async fn a_retried_key_create_answers_created_and_counts_once() {
     let app = t.create_application_named(MERCHANT, "Web Store").await;
     let app_id = ApplicationId::parse(&app).unwrap();
     let lossy = LoseFirstResponse::of(TRANSACTION);
-    let store = lossy.store(&t.state.config.table_name, limits(2)).await;
+    let store = lossy.store(&t).await;
 
     let key_id = new_key(&store, app_id).await.expect("the key is created");
     assert_eq!(
@@ -112,7 +110,7 @@ async fn a_retried_revocation_answers_no_content_and_frees_one_place() {
     let first = t.create_key(MERCHANT, &app, "first").await.text("id");
     assert_eq!(t.create_key(MERCHANT, &app, "second").await.status, 201);
     let lossy = LoseFirstResponse::of(TRANSACTION);
-    let store = lossy.store(&t.state.config.table_name, limits(2)).await;
+    let store = lossy.store(&t).await;
 
     store
         .revoke_api_key(
@@ -145,9 +143,7 @@ async fn a_retried_disable_answers_the_disabled_application() {
         .await
         .text("fullKey");
     let lossy = LoseFirstResponse::of(TRANSACTION);
-    let store = lossy
-        .store(&t.state.config.table_name, Limits::default())
-        .await;
+    let store = lossy.store(&t).await;
 
     let disabled = store
         .set_application_enabled(
@@ -173,9 +169,7 @@ async fn a_lost_read_is_simply_retried() {
     let t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Web Store").await;
     let lossy = LoseFirstResponse::of("BatchGetItem");
-    let store = lossy
-        .store(&t.state.config.table_name, Limits::default())
-        .await;
+    let store = lossy.store(&t).await;
     let unknown = KeyId::parse(&uuid::Uuid::now_v7().to_string()).unwrap();
     let err = store
         .revoke_api_key(
@@ -217,9 +211,7 @@ async fn a_lost_response_of_an_idempotent_key_creation_is_answered_fresh_and_cou
     let t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Web Store").await;
     let lossy = LoseFirstResponse::of("TransactWriteItems");
-    let store = lossy
-        .store(&t.state.config.table_name, Limits::default())
-        .await;
+    let store = lossy.store(&t).await;
     let records = Records(Claim::new(
         "POST /api/v1/applications/{id}/api-keys",
         "00",
@@ -249,9 +241,7 @@ async fn a_lost_response_of_an_idempotent_key_creation_is_answered_fresh_and_cou
 async fn a_lost_response_of_an_idempotent_application_creation_is_answered_fresh_once() {
     let t = TestApi::new().await;
     let lossy = LoseFirstResponse::of("TransactWriteItems");
-    let store = lossy
-        .store(&t.state.config.table_name, Limits::default())
-        .await;
+    let store = lossy.store(&t).await;
     let records = Records(Claim::new(
         "POST /api/v1/applications",
         "01",

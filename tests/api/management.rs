@@ -554,12 +554,11 @@ async fn creating_a_key_on_an_enabled_application_is_a_single_request() {
     let mut t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let counter = devkit::counter::RequestCounter::default();
-    let sdk = devkit::guard::sdk(appkeys::lambda::sdk::Budget::MANAGEMENT).await;
-    t.state.store = appkeys::store::Store::new(
-        counter.dynamodb_client(&sdk),
-        t.store().table(),
-        t.state.config.limits,
-    );
+    t.state = t
+        .state_with([aws_sdk_dynamodb::config::SharedInterceptor::new(
+            counter.clone(),
+        )])
+        .await;
     assert_eq!(t.create_key(MERCHANT, &app, "one write").await.status, 201);
     assert_eq!(counter.count(), 1, "the common case needs no read");
     // Disabled: the optimistic write fails, the read tells why, the retry carries the real state.
@@ -587,12 +586,11 @@ async fn a_page_past_the_end_costs_no_more_than_the_last_page() {
         t.create_key(MERCHANT, &app, "k").await;
     }
     let counter = devkit::counter::RequestCounter::default();
-    let sdk = devkit::guard::sdk(appkeys::lambda::sdk::Budget::MANAGEMENT).await;
-    t.state.store = appkeys::store::Store::new(
-        counter.dynamodb_client(&sdk),
-        t.store().table(),
-        t.state.config.limits,
-    );
+    t.state = t
+        .state_with([aws_sdk_dynamodb::config::SharedInterceptor::new(
+            counter.clone(),
+        )])
+        .await;
     let requests = |query: &'static str| {
         let (t, counter) = (&t, &counter);
         async move {

@@ -1,301 +1,97 @@
-//! Least privilege, checked against behaviour: each function is run through its paths, common
-//! and rare (a creation that reclaims an expired key's place and trims the history, a revocation
-//! and a roll past the history bound, the authorizer's last-use write, every POST with an
-//! `Idempotency-Key`: first run, replay, another request with the key, a kept refusal and its
-//! replay; the event publisher on the stream's records), against the local endpoint, with a
-//! client that records every AWS action it takes (each item of a transaction as the action IAM
-//! authorises it as), the partition it touches, and the attributes each update names. Every
-//! recorded action must be in `api_tests::permissions::PERMISSIONS`,
-//! and fit the narrowed grants of `api_tests::permissions::NARROWED`, which the deployment test
-//! holds the template to: a permission the code needs and the template lacks would be an
-//! `AccessDenied` in production that no local test could show otherwise.
+//! Least privilege, checked against behaviour, one test per function: each is run through its
+//! paths, common and rare (a creation that reclaims an expired key's place and trims the history,
+//! a revocation and a roll past the history bound, the authorizer's last-use write, every POST
+//! with an `Idempotency-Key`: first run, replay, another request with the key, a kept refusal and
+//! its replay; the event publisher on the stream's records), against the local endpoint, with a
+//! client that records every AWS action it takes (`api_tests::recorder`). Every recorded action
+//! must be in `api_tests::permissions::PERMISSIONS` and fit the narrowed grants of
+//! `api_tests::permissions::NARROWED`, which the deployment test holds the template to: a
+//! permission the code needs and the template lacks would be an `AccessDenied` in production that
+//! no local test could show otherwise.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use api_tests::permissions::{narrowed, PublisherResource, EVENT_PUBLISHER_GRANTS, PERMISSIONS};
-use api_tests::{generated_key, Call, TestApi, MERCHANT};
-use appkeys::authorize::KeyVerifier;
-use appkeys::domain::limits::Limits;
-use appkeys::domain::limits::{CLOCK_SKEW_MARGIN_SECONDS, RETIRED_KEYS_KEPT};
+use api_tests::recorder::Recorder;
+use api_tests::{caller_of, fresh, generated_key, Call, TestApi, TestResponse, MERCHANT};
+use appkeys::domain::audit::Origin;
+use appkeys::domain::limits::{Limits, CLOCK_SKEW_MARGIN_SECONDS, RETIRED_KEYS_KEPT};
 use appkeys::domain::{ApplicationId, MerchantId};
 use appkeys::lambda::sdk::{sdk_config, Budget};
 use appkeys::lambda::State;
 use appkeys::store::Store;
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::config::SharedInterceptor;
+use local_gateway::Functions;
 use serde_json::json;
 
-/// One DynamoDB action as IAM authorises it: the action, the partition prefix of the item
-/// (`dynamodb:LeadingKeys`), and, for an update, a put or a batch read, every attribute it names
-/// (`dynamodb:Attributes`: the key, the item put, the update, condition and projection
-/// expressions; a read without a projection reads [`ALL_ATTRIBUTES`]).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Seen {
-    action: String,
-    partition: String,
-    attributes: Option<BTreeSet<String>>,
+/// A test's API where one active key fills an application, so the limit is quick to reach.
+async fn api() -> TestApi {
+    TestApi::with_limits(Limits {
+        max_keys_per_application: 1,
+        ..Limits::default()
+    })
+    .await
 }
 
-/// Everything a client was seen to do.
-#[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<BTreeSet<Seen>>>);
-
-impl Recorder {
-    fn seen(&self) -> BTreeSet<Seen> {
-        self.0.lock().unwrap().clone()
-    }
-
-    fn actions(&self) -> BTreeSet<String> {
-        self.seen().into_iter().map(|seen| seen.action).collect()
-    }
-
-    fn record(&self, action: &str, key: Option<&HashMap<String, AttributeValue>>) {
-        self.record_naming(action, key, None);
-    }
-
-    fn record_naming(
-        &self,
-        action: &str,
-        key: Option<&HashMap<String, AttributeValue>>,
-        attributes: Option<BTreeSet<String>>,
-    ) {
-        let partition = match key.and_then(|key| key.get("PK")) {
-            Some(AttributeValue::S(pk)) => pk
-                .split_once('#')
-                .map_or(pk.clone(), |(prefix, _)| format!("{prefix}#*")),
-            _ => "?".into(),
-        };
-        self.0.lock().unwrap().insert(Seen {
-            action: format!("dynamodb:{action}"),
-            partition,
-            attributes,
-        });
-    }
-
-    /// A put, with the attributes it writes and its condition names.
-    fn record_put(
-        &self,
-        item: &HashMap<String, AttributeValue>,
-        condition: Option<&str>,
-        names: Option<&HashMap<String, String>>,
-    ) {
-        let mut attributes: BTreeSet<String> = item.keys().cloned().collect();
-        attributes.extend(attribute_names([condition, None], names));
-        self.record_naming("PutItem", Some(item), Some(attributes));
-    }
-
-    /// An update, with the attributes it names.
-    fn record_update(
-        &self,
-        key: &HashMap<String, AttributeValue>,
-        expressions: [Option<&str>; 2],
-        names: Option<&HashMap<String, String>>,
-    ) {
-        let mut attributes: BTreeSet<String> = key.keys().cloned().collect();
-        attributes.extend(attribute_names(expressions, names));
-        self.record_naming("UpdateItem", Some(key), Some(attributes));
-    }
+/// The management functions' state over `t`'s table, its client recorded by `recorder`.
+async fn recorded(t: &TestApi, recorder: &Recorder) -> State {
+    t.state_with([SharedInterceptor::new(recorder.clone())])
+        .await
 }
 
-/// What a read without a projection names: every attribute, which no attribute list allows.
-const ALL_ATTRIBUTES: &str = "(all attributes)";
+async fn send(state: &State, t: &TestApi, function: &str, call: Call) -> TestResponse {
+    let functions = Functions::new(state.clone(), t.pepper.clone());
+    Box::pin(functions.invoke(function, call.merchant(MERCHANT).into()))
+        .await
+        .unwrap()
+        .into()
+}
 
-/// The top-level attributes that DynamoDB expressions name: their identifiers, with `#name`
-/// placeholders resolved, leaving out `:values`, keywords and functions.
-fn attribute_names(
-    expressions: [Option<&str>; 2],
-    names: Option<&HashMap<String, String>>,
-) -> BTreeSet<String> {
-    const WORDS: &[&str] = &[
-        "SET",
-        "REMOVE",
-        "ADD",
-        "DELETE",
-        "AND",
-        "OR",
-        "NOT",
-        "BETWEEN",
-        "IN",
-        "attribute_exists",
-        "attribute_not_exists",
-        "attribute_type",
-        "begins_with",
-        "contains",
-        "size",
-        "if_not_exists",
-        "list_append",
-    ];
-    let mut found = BTreeSet::new();
-    for expression in expressions.into_iter().flatten() {
-        let mut chars = expression.chars().peekable();
-        while let Some(c) = chars.next() {
-            if !(c == '#' || c == ':' || c.is_ascii_alphabetic() || c == '_') {
-                continue;
-            }
-            let mut token = String::from(c);
-            while let Some(&next) = chars.peek() {
-                if next.is_ascii_alphanumeric() || next == '_' {
-                    token.push(next);
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            if token.starts_with(':') {
-                continue;
-            }
-            if token.starts_with('#') {
-                let name = names
-                    .and_then(|names| names.get(&token))
-                    .unwrap_or_else(|| panic!("{token} is not defined in {expression}"));
-                found.insert(name.clone());
-            } else if !WORDS.iter().any(|word| word.eq_ignore_ascii_case(&token)) {
-                found.insert(token);
-            }
-        }
+/// Sends `call` twice, then once more with another body under the same key: the second is the
+/// first's replay (read from the key's record), the third is 422.
+async fn twice_then_reused(
+    state: &State,
+    t: &TestApi,
+    function: &str,
+    call: impl Fn(&str) -> Call,
+    other: Call,
+    key: &str,
+) -> TestResponse {
+    let first = send(state, t, function, call(key)).await;
+    let replay = send(state, t, function, call(key)).await;
+    assert_eq!(
+        (replay.status, replay.header("idempotent-replayed")),
+        (first.status, Some("true")),
+        "{function}: {}",
+        replay.body
+    );
+    assert_eq!(replay.json, first.json);
+    send(state, t, function, other.idempotency_key(key))
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+    first
+}
+
+/// An application with as many keys revoked as its history keeps: the next write that retires a
+/// key also deletes the longest-stopped key item. Through the unrecorded functions.
+async fn at_the_history_bound(t: &TestApi) -> String {
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    for i in 0..RETIRED_KEYS_KEPT {
+        let key = t.create_key(MERCHANT, &app, &format!("k{i}")).await;
+        assert_eq!(key.status, 201, "{}", key.body);
+        let revoked = t.revoke_key(MERCHANT, &app, &key.text("id")).await;
+        assert_eq!(revoked.status, 204, "{}", revoked.body);
     }
-    found
+    app
 }
 
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "Recorder"
-    }
-
-    fn read_before_serialization(
-        &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        use aws_sdk_dynamodb::operation::{
-            batch_get_item::BatchGetItemInput, get_item::GetItemInput, put_item::PutItemInput,
-            query::QueryInput, transact_write_items::TransactWriteItemsInput,
-            update_item::UpdateItemInput,
-        };
-        let input = context.input();
-        if let Some(get) = input.downcast_ref::<GetItemInput>() {
-            self.record("GetItem", get.key());
-        } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
-            self.record_put(
-                put.item().unwrap_or(&HashMap::new()),
-                put.condition_expression(),
-                put.expression_attribute_names(),
-            );
-        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
-            let pk = query
-                .expression_attribute_values()
-                .and_then(|v| v.get(":pk"))
-                .cloned();
-            let key = pk.map(|pk| std::collections::HashMap::from([("PK".to_owned(), pk)]));
-            self.record("Query", key.as_ref());
-        } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
-            for wanted in batch
-                .request_items()
-                .into_iter()
-                .flat_map(|items| items.values())
-            {
-                let read = match wanted.projection_expression() {
-                    Some(projection) => attribute_names(
-                        [Some(projection), None],
-                        wanted.expression_attribute_names(),
-                    ),
-                    None => BTreeSet::from([ALL_ATTRIBUTES.to_owned()]),
-                };
-                for key in wanted.keys() {
-                    let mut named: BTreeSet<String> = key.keys().cloned().collect();
-                    named.extend(read.iter().cloned());
-                    self.record_naming("BatchGetItem", Some(key), Some(named));
-                }
-            }
-        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-            self.record_update(
-                update.key().unwrap_or(&HashMap::new()),
-                [update.update_expression(), update.condition_expression()],
-                update.expression_attribute_names(),
-            );
-        } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
-            for item in transaction.transact_items() {
-                if let Some(put) = item.put() {
-                    self.record_put(
-                        put.item(),
-                        put.condition_expression(),
-                        put.expression_attribute_names(),
-                    );
-                } else if let Some(update) = item.update() {
-                    self.record_update(
-                        update.key(),
-                        [
-                            Some(update.update_expression()),
-                            update.condition_expression(),
-                        ],
-                        update.expression_attribute_names(),
-                    );
-                } else if let Some(delete) = item.delete() {
-                    let mut named: BTreeSet<String> = delete.key().keys().cloned().collect();
-                    named.extend(attribute_names(
-                        [delete.condition_expression(), None],
-                        delete.expression_attribute_names(),
-                    ));
-                    self.record_naming("DeleteItem", Some(delete.key()), Some(named));
-                } else if let Some(check) = item.condition_check() {
-                    self.record("ConditionCheckItem", Some(check.key()));
-                }
-            }
-        } else {
-            let put_events =
-                input.downcast_ref::<aws_sdk_eventbridge::operation::put_events::PutEventsInput>();
-            match put_events {
-                // The bus each entry goes to stands in for the partition.
-                Some(put) => {
-                    for entry in put.entries() {
-                        self.0.lock().unwrap().insert(Seen {
-                            action: "events:PutEvents".into(),
-                            partition: entry.event_bus_name().unwrap_or("default").to_owned(),
-                            attributes: None,
-                        });
-                    }
-                }
-                None => self.record("(unrecorded operation)", None),
-            }
-        }
-        Ok(())
-    }
+fn roll(app: &str, key: &str, seconds: i64) -> Call {
+    Call::roll_key(app, key, json!({ "expiresInSeconds": seconds }))
 }
 
-async fn recording_api(t: &TestApi, recorder: &Recorder) -> State {
-    let sdk = sdk_config(Budget::MANAGEMENT).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .interceptor(recorder.clone())
-        .build();
-    let mut api = t.state.clone();
-    api.store = Store::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        t.table_name(),
-        api.config.limits,
-    )
-    .with_clock(t.clock.clock());
-    api
-}
-
-/// The authorizer's verifier, as `TestApi::verifier` builds it, with a recording client.
-async fn recording_verifier(t: &TestApi, recorder: &Recorder) -> KeyVerifier {
-    let sdk = sdk_config(Budget::AUTHORIZER).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .interceptor(recorder.clone())
-        .build();
-    let store = Store::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        t.table_name(),
-        t.state.config.limits,
-    )
-    .with_clock(t.clock.clock());
-    KeyVerifier::new(store, t.pepper.clone(), t.state.config.key_mode)
-}
-
+/// Every action `recorder` saw is in `function`'s role, every action of the role was seen, and
+/// where the role's grants are narrowed, each action fits one of them.
 fn assert_allowed(function: &str, recorder: &Recorder) {
     let allowed: BTreeSet<String> = PERMISSIONS
         .iter()
@@ -309,8 +105,8 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
         missing.is_empty(),
         "{function} does {missing:?}, which its role may not"
     );
-    // Nor may it do more than its code does: every action its code could take was seen (the
-    // stream and dead-letter actions of the publisher's role are its event source mapping's).
+    // Nor may it do more than its code does (the stream and dead-letter actions of the
+    // publisher's role are its event source mapping's).
     let by_mapping: BTreeSet<String> = EVENT_PUBLISHER_GRANTS
         .iter()
         .filter(|(_, on)| *on != PublisherResource::EventBus)
@@ -325,7 +121,6 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
         unused.is_empty(),
         "{function} may do {unused:?}, which it was never seen to do"
     );
-    // Where the role's grants are narrowed, each action fits one of them.
     let grants = narrowed(function);
     if grants.is_empty() {
         return;
@@ -351,401 +146,280 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
     }
 }
 
-/// The event publisher, putting on a bus of the local endpoint with a recording client.
-async fn recording_publisher(recorder: &Recorder) -> event_publisher::Publisher {
-    let sdk = sdk_config(Budget::MANAGEMENT).await;
-    let bus = format!("appkeys-permissions-{}", uuid::Uuid::new_v4());
-    let events = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::config::Builder::from(&sdk)
-            .interceptor(recorder.clone())
-            .build(),
+fn trims_history(function: &str, recorder: &Recorder) {
+    assert!(
+        recorder.actions().contains("dynamodb:DeleteItem"),
+        "{function} did not trim the history"
     );
-    aws_sdk_eventbridge::Client::new(&sdk)
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("a bus on the local endpoint");
-    event_publisher::Publisher { events, bus }
-}
-
-/// Sends `call` twice, then once more with another body under the same key: the second is the
-/// first's replay (read from the key's record), the third is 422.
-async fn with_key_twice_and_reused(
-    api: &State,
-    t: &TestApi,
-    function: &str,
-    call: impl Fn(&str) -> Call,
-    other: Call,
-    key: &str,
-) -> api_tests::TestResponse {
-    let first = send(api, t, function, call(key)).await;
-    let replay = send(api, t, function, call(key)).await;
-    assert_eq!(
-        (replay.status, replay.header("idempotent-replayed")),
-        (first.status, Some("true")),
-        "{function}: {}",
-        replay.body
-    );
-    assert_eq!(replay.json, first.json);
-    send(api, t, function, other.idempotency_key(key))
-        .await
-        .assert_problem(422, "idempotency_key_reused");
-    first
-}
-
-async fn send(api: &State, t: &TestApi, function: &str, call: Call) -> api_tests::TestResponse {
-    let functions = local_gateway::Functions::new(api.clone(), t.pepper.clone());
-    Box::pin(functions.invoke(function, call.merchant(MERCHANT).into()))
-        .await
-        .unwrap()
-        .into()
 }
 
 #[tokio::test]
-async fn every_function_does_only_what_its_role_allows() {
-    let t = TestApi::with_limits(Limits {
-        max_keys_per_application: 1,
-        ..Limits::default()
-    })
-    .await;
-    let merchant = MerchantId::from_claim(MERCHANT).unwrap();
-    let recorders: Vec<(&str, Recorder)> = [
-        "create-application",
-        "list-applications",
-        "set-application-status",
-        "create-api-key",
-        "revoke-api-key",
-        "roll-api-key",
-        "get-application",
-        "list-events",
-        "report-leaked-keys",
-        "authorizer",
-        "event-publisher",
-    ]
-    .into_iter()
-    .map(|f| (f, Recorder::default()))
-    .collect();
-    let recorder = |name: &str| {
-        recorders
-            .iter()
-            .find(|(f, _)| *f == name)
-            .unwrap()
-            .1
-            .clone()
-    };
-    let api = |name: &'static str| {
-        let recorder = recorder(name);
-        let t = &t;
-        async move { recording_api(t, &recorder).await }
-    };
-
-    // create-application: created, and refused for its name.
-    let creating = api("create-application").await;
-    let created = send(
-        &creating,
-        &t,
-        "create-application",
-        Call::post(
-            "/api/v1/applications",
-            "/api/v1/applications",
-            json!({"name": "Prod"}),
-        ),
-    )
-    .await;
-    assert_eq!(created.status, 201);
-    let app = created.text("id");
-    let app_id = ApplicationId::parse(&app).unwrap();
-    assert_eq!(
-        send(
-            &creating,
-            &t,
-            "create-application",
-            Call::post(
-                "/api/v1/applications",
-                "/api/v1/applications",
-                json!({"name": "prod"})
-            )
-        )
+async fn create_application() {
+    let t = api().await;
+    let recorder = Recorder::default();
+    let state = recorded(&t, &recorder).await;
+    let create = |name: &str| Call::post(APPS, APPS, json!({ "name": name }));
+    let created = send(&state, &t, "create-application", create("Prod")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    send(&state, &t, "create-application", create("prod"))
         .await
-        .status,
-        409
-    );
-
+        .assert_problem(409, "name_taken");
     // With an Idempotency-Key: created, replayed, reused with another body; a kept refusal (the
     // name is taken), replayed.
-    let create_app = |name: &'static str| {
-        move |key: &str| {
-            Call::post(
-                "/api/v1/applications",
-                "/api/v1/applications",
-                json!({ "name": name }),
-            )
-            .idempotency_key(key)
-        }
-    };
-    let other_app = Call::post(
-        "/api/v1/applications",
-        "/api/v1/applications",
-        json!({"name": "Other"}),
-    );
-    assert_eq!(
-        with_key_twice_and_reused(
-            &creating,
-            &t,
-            "create-application",
-            create_app("Staging"),
-            other_app.clone(),
-            "app-1"
-        )
-        .await
-        .status,
-        201
-    );
-    with_key_twice_and_reused(
-        &creating,
+    let keyed = |name: &'static str| move |key: &str| create(name).idempotency_key(key);
+    let created = twice_then_reused(
+        &state,
         &t,
         "create-application",
-        create_app("PROD"),
-        other_app,
+        keyed("Staging"),
+        create("Other"),
+        "app-1",
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    twice_then_reused(
+        &state,
+        &t,
+        "create-application",
+        keyed("PROD"),
+        create("Other"),
         "app-2",
     )
     .await
     .assert_problem(409, "name_taken");
+    assert_allowed("create-application", &recorder);
+}
 
-    // create-api-key and revoke-api-key, up to and past the history bound: each revocation
-    // retires a key; the last ones trim the history.
-    let (keys, revoking) = (api("create-api-key").await, api("revoke-api-key").await);
-    for i in 0..=RETIRED_KEYS_KEPT {
-        let key = send(
-            &keys,
-            &t,
-            "create-api-key",
-            Call::create_key(&app, json!({"description": format!("k{i}")})),
-        )
-        .await;
-        assert_eq!(key.status, 201, "{}", key.body);
-        assert_eq!(
-            send(
-                &revoking,
-                &t,
-                "revoke-api-key",
-                Call::revoke_key(&app, &key.text("id"))
-            )
-            .await
-            .status,
-            204
-        );
-    }
-    // At the limit with an expired key: the creation reclaims its place, and trims the history.
+const APPS: &str = "/api/v1/applications";
+
+#[tokio::test]
+async fn create_api_key() {
+    let t = api().await;
+    let app = at_the_history_bound(&t).await;
+    let recorder = Recorder::default();
+    let state = recorded(&t, &recorder).await;
+    // With an expired key in the way: the creation reclaims its place, which retires it past the
+    // history bound, and trims the history.
     let (_, mut expiring) = generated_key(&t.pepper, "expiring");
     expiring.expires_at = Some(t.clock.now().plus_seconds(60));
+    let caller = caller_of(
+        &MerchantId::from_claim(MERCHANT).unwrap(),
+        &Origin::system("test"),
+    );
+    let app_id = ApplicationId::parse(&app).unwrap();
     t.store()
-        .create_api_key(
-            &api_tests::caller_of(&merchant, &appkeys::domain::audit::Origin::system("test")),
-            app_id,
-            expiring,
-            None,
-        )
+        .create_api_key(&caller, app_id, expiring, None)
         .await
-        .map(api_tests::fresh)
+        .map(fresh)
         .unwrap();
     t.clock.advance(61 + CLOCK_SKEW_MARGIN_SECONDS);
-    let reclaims = send(
-        &keys,
-        &t,
-        "create-api-key",
-        Call::create_key(&app, json!({"description": "reclaims"})),
-    )
-    .await;
+    let key = |description: &str| Call::create_key(&app, json!({ "description": description }));
+    let reclaims = send(&state, &t, "create-api-key", key("reclaims")).await;
     assert_eq!(reclaims.status, 201, "{}", reclaims.body);
-    assert_eq!(
-        send(
-            &keys,
-            &t,
-            "create-api-key",
-            Call::create_key(&app, json!({"description": "over"}))
-        )
+    send(&state, &t, "create-api-key", key("over"))
         .await
-        .status,
-        400
-    );
-
-    // With an Idempotency-Key, at the limit: a kept refusal (the limit), replayed.
-    with_key_twice_and_reused(
-        &keys,
+        .assert_problem(400, "key_limit_reached");
+    // With an Idempotency-Key, at the limit: a kept refusal, replayed.
+    twice_then_reused(
+        &state,
         &t,
         "create-api-key",
-        |key| Call::create_key(&app, json!({"description": "over"})).idempotency_key(key),
-        Call::create_key(&app, json!({"description": "other"})),
+        |k| key("over").idempotency_key(k),
+        key("other"),
         "key-1",
     )
     .await
     .assert_problem(400, "key_limit_reached");
+    // And with room: created (its full key sealed in the record), replayed.
+    let other = t.create_application_named(MERCHANT, "Other").await;
+    let created = twice_then_reused(
+        &state,
+        &t,
+        "create-api-key",
+        |k| Call::create_key(&other, json!({"description": "keyed"})).idempotency_key(k),
+        Call::create_key(&other, json!({"description": "another"})),
+        "key-2",
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_allowed("create-api-key", &recorder);
+    trims_history("create-api-key", &recorder);
+}
 
-    // roll-api-key at the limit: at once (which retires the old key and trims the history), then
-    // with a grace window, then again (refused).
-    let rolling = api("roll-api-key").await;
-    let roll = |key: String, seconds: i64| {
-        Call::new(
-            "POST",
-            "/api/v1/applications/{id}/api-keys/{keyId}/roll",
-            format!("/api/v1/applications/{app}/api-keys/{key}/roll"),
-        )
-        .param("id", &app)
-        .param("keyId", &key)
-        .body(json!({ "expiresInSeconds": seconds }).to_string())
-    };
-    let rolled_at_once = send(&rolling, &t, "roll-api-key", roll(reclaims.text("id"), 0)).await;
-    assert_eq!(rolled_at_once.status, 201, "{}", rolled_at_once.body);
-    let rolled = send(
-        &rolling,
-        &t,
-        "roll-api-key",
-        roll(rolled_at_once.text("id"), 3600),
-    )
-    .await;
+#[tokio::test]
+async fn revoke_api_key() {
+    let t = api().await;
+    let app = at_the_history_bound(&t).await;
+    let key = t.create_key(MERCHANT, &app, "last").await.text("id");
+    let recorder = Recorder::default();
+    let state = recorded(&t, &recorder).await;
+    let revoke = || Call::revoke_key(&app, &key);
+    assert_eq!(
+        send(&state, &t, "revoke-api-key", revoke()).await.status,
+        204
+    );
+    send(&state, &t, "revoke-api-key", revoke())
+        .await
+        .assert_problem(400, "key_already_revoked");
+    assert_allowed("revoke-api-key", &recorder);
+    trims_history("revoke-api-key", &recorder);
+}
+
+#[tokio::test]
+async fn roll_api_key() {
+    let t = api().await;
+    let app = at_the_history_bound(&t).await;
+    let key = t.create_key(MERCHANT, &app, "rolled").await.text("id");
+    let recorder = Recorder::default();
+    let state = recorded(&t, &recorder).await;
+    // At the limit: at once (which retires the old key and trims the history), then with a grace
+    // window, then again (refused).
+    let at_once = send(&state, &t, "roll-api-key", roll(&app, &key, 0)).await;
+    assert_eq!(at_once.status, 201, "{}", at_once.body);
+    let at_once = at_once.text("id");
+    let rolled = send(&state, &t, "roll-api-key", roll(&app, &at_once, 3600)).await;
     assert_eq!(rolled.status, 201, "{}", rolled.body);
-    let again = send(
-        &rolling,
+    send(&state, &t, "roll-api-key", roll(&app, &at_once, 3600))
+        .await
+        .assert_problem(400, "key_already_rolled");
+    // With an Idempotency-Key: rolled, replayed, reused; a kept refusal, replayed.
+    let newest = rolled.text("id");
+    let rolled = twice_then_reused(
+        &state,
         &t,
         "roll-api-key",
-        roll(rolled_at_once.text("id"), 3600),
-    )
-    .await;
-    assert_eq!(again.status, 400, "{}", again.body);
-    // With an Idempotency-Key: rolled (the key made at the last roll), replayed, reused; a kept
-    // refusal (already rolled), replayed.
-    let rolled = with_key_twice_and_reused(
-        &rolling,
-        &t,
-        "roll-api-key",
-        |key| roll(rolled.text("id"), 3600).idempotency_key(key),
-        roll(rolled.text("id"), 60),
+        |k| roll(&app, &newest, 3600).idempotency_key(k),
+        roll(&app, &newest, 60),
         "roll-1",
     )
     .await;
     assert_eq!(rolled.status, 201, "{}", rolled.body);
-    with_key_twice_and_reused(
-        &rolling,
+    twice_then_reused(
+        &state,
         &t,
         "roll-api-key",
-        |key| roll(rolled_at_once.text("id"), 3600).idempotency_key(key),
-        roll(rolled_at_once.text("id"), 60),
+        |k| roll(&app, &at_once, 3600).idempotency_key(k),
+        roll(&app, &at_once, 60),
         "roll-2",
     )
     .await
     .assert_problem(400, "key_already_rolled");
+    assert_allowed("roll-api-key", &recorder);
+    trims_history("roll-api-key", &recorder);
+}
 
-    // The authorizer: an allowed call with a key that was never used records its last use, on
-    // its own task after the decision.
-    let authorizing = recording_verifier(&t, &recorder("authorizer")).await;
+#[tokio::test]
+async fn authorizer() {
+    let t = api().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let created = t.create_key(MERCHANT, &app, "used").await;
+    let recorder = Recorder::default();
+    let store = t
+        .store_with(
+            Budget::AUTHORIZER,
+            [SharedInterceptor::new(recorder.clone())],
+        )
+        .await;
+    // An allowed call with a key never used records its last use, on its own task.
+    let verifier = t.verifier_over(store);
     assert_eq!(
-        TestApi::allows(&authorizing, &rolled.text("fullKey")).await,
+        TestApi::allows(&verifier, &created.text("fullKey")).await,
         Some(true)
     );
     let waited = Instant::now();
-    while !recorder("authorizer")
-        .actions()
-        .contains("dynamodb:UpdateItem")
-    {
+    while !recorder.actions().contains("dynamodb:UpdateItem") {
         assert!(
             waited.elapsed() < Duration::from_secs(10),
             "the authorizer never wrote the key's last use"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-
-    // set-application-status, list-applications and get-application.
-    let status = api("set-application-status").await;
+    assert_allowed("authorizer", &recorder);
+    // Its write names its key and `lastUsedAt`, nothing else.
+    let named: BTreeSet<BTreeSet<String>> = recorder
+        .seen()
+        .into_iter()
+        .filter_map(|seen| seen.attributes)
+        .collect();
     assert_eq!(
-        send(
-            &status,
-            &t,
-            "set-application-status",
-            Call::set_status(&app, json!({"isEnabled": false}))
-        )
-        .await
-        .status,
-        200
+        named,
+        BTreeSet::from([["PK", "SK", "lastUsedAt"].map(String::from).into()])
     );
-    let listing = api("list-applications").await;
-    assert_eq!(
-        send(
-            &listing,
-            &t,
-            "list-applications",
-            Call::list("include=apiKeys")
-        )
-        .await
-        .status,
-        200
-    );
+}
 
-    let getting = api("get-application").await;
-    let one = send(
-        &getting,
-        &t,
-        "get-application",
-        Call::new(
-            "GET",
-            "/api/v1/applications/{id}",
-            format!("/api/v1/applications/{app}"),
-        )
-        .param("id", &app),
-    )
-    .await;
-    assert_eq!(one.status, 200, "{}", one.body);
-    // The last-use write landed (on the key item that listings read).
-    let used = one.json["apiKeys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|key| key["id"] == rolled.json["id"])
-        .unwrap();
-    assert!(used["lastUsedAt"].is_string(), "{used}");
+/// A function that only reads or flips a status, run once on an application with a key.
+async fn on_an_application_with_a_key(function: &str, call: impl FnOnce(&str) -> Call) {
+    let t = api().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    assert_eq!(t.create_key(MERCHANT, &app, "k").await.status, 201);
+    let recorder = Recorder::default();
+    let state = recorded(&t, &recorder).await;
+    let answered = send(&state, &t, function, call(&app)).await;
+    assert_eq!(answered.status, 200, "{function}: {}", answered.body);
+    assert_allowed(function, &recorder);
+}
 
-    // list-events: two pages.
-    let listing_events = api("list-events").await;
-    let page = send(
-        &listing_events,
-        &t,
-        "list-events",
-        Call::events(&app, "limit=2"),
-    )
+#[tokio::test]
+async fn set_application_status() {
+    on_an_application_with_a_key("set-application-status", |app| {
+        Call::set_status(app, json!({"isEnabled": false}))
+    })
     .await;
+}
+
+#[tokio::test]
+async fn list_applications() {
+    on_an_application_with_a_key("list-applications", |_| Call::list("include=apiKeys")).await;
+}
+
+#[tokio::test]
+async fn get_application() {
+    on_an_application_with_a_key("get-application", Call::get_application).await;
+}
+
+#[tokio::test]
+async fn list_events() {
+    let t = api().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    assert_eq!(t.create_key(MERCHANT, &app, "k").await.status, 201);
+    let recorder = Recorder::default();
+    let state = recorded(&t, &recorder).await;
+    let page = send(&state, &t, "list-events", Call::events(&app, "limit=1")).await;
     assert_eq!(page.json["hasMore"], true, "{}", page.body);
-    let after = page.json["items"][1]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        send(
-            &listing_events,
-            &t,
-            "list-events",
-            Call::events(&app, &format!("limit=2&startingAfter={after}"))
-        )
-        .await
-        .status,
-        200
-    );
+    let after = page.json["items"][0]["id"].as_str().unwrap().to_owned();
+    let next = Call::events(&app, &format!("limit=1&startingAfter={after}"));
+    assert_eq!(send(&state, &t, "list-events", next).await.status, 200);
+    assert_allowed("list-events", &recorder);
+}
 
-    // report-leaked-keys: a signed report naming an active key of the application (revoked, past
-    // the history bound, so the oldest retired key is trimmed), the same key again, a key
-    // revoked before, a well-formed unknown key and garbage.
-    let reporting =
-        local_gateway::Functions::new(api("report-leaked-keys").await, t.pepper.clone());
+#[tokio::test]
+async fn report_leaked_keys() {
+    let t = api().await;
+    let app = at_the_history_bound(&t).await;
+    // A key revoked before the report (its revocation keeps the history at the bound), and the
+    // application's active key, which the report revokes past the bound.
+    let revoked = t.create_key(MERCHANT, &app, "revoked").await;
+    assert_eq!(
+        t.revoke_key(MERCHANT, &app, &revoked.text("id"))
+            .await
+            .status,
+        204
+    );
+    let active = t.create_key(MERCHANT, &app, "active").await;
+    let recorder = Recorder::default();
     let signer = local_gateway::signer::Signer::generate("permissions-key");
     let keys =
         local_gateway::signer::KeysServer::start(local_gateway::signer::keys_document(&[&signer]))
             .await;
-    let reporting =
-        reporting.with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys.url));
+    let reporting = Functions::new(recorded(&t, &recorder).await, t.pepper.clone())
+        .with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys.url));
     let unknown = appkeys::domain::key_format::FullKey::generate(t.state.config.key_mode)
         .expose_secret()
         .to_owned();
     let tokens = [
-        rolled.text("fullKey"),
-        rolled.text("fullKey"),
-        reclaims.text("fullKey"),
+        active.text("fullKey"),
+        active.text("fullKey"),
+        revoked.text("fullKey"),
         unknown,
         "ks_live_garbage".to_owned(),
     ];
@@ -756,7 +430,7 @@ async fn every_function_does_only_what_its_role_allows() {
             .collect(),
     )
     .to_string();
-    let report = api_tests::TestResponse::from(
+    let report = TestResponse::from(
         Box::pin(reporting.invoke(
             "report-leaked-keys",
             Call::leak_report(&body, &signer).into(),
@@ -782,62 +456,15 @@ async fn every_function_does_only_what_its_role_allows() {
             "false_positive"
         ]
     );
-
-    // event-publisher: every record of the table's stream so far, through its handler, as the
-    // event source mapping hands them over (the local stand-in reads the stream with the actions
-    // the mapping needs: ListStreams, DescribeStream, GetShardIterator, GetRecords).
-    let publisher = recording_publisher(&recorder("event-publisher")).await;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("the local endpoint");
-    let mut stream = local_gateway::stream::LocalStream::new(&endpoint, &t.table_name());
-    while local_gateway::stream::publish_once(&mut stream, &publisher)
-        .await
-        .unwrap()
-        > 0
-    {}
-    let buses: BTreeSet<String> = recorder("event-publisher")
-        .seen()
-        .into_iter()
-        .map(|seen| seen.partition)
-        .collect();
-    assert_eq!(
-        buses,
-        BTreeSet::from([publisher.bus.clone()]),
-        "it puts on its own bus only"
-    );
-
-    for (function, recorder) in &recorders {
-        assert_allowed(function, recorder);
-    }
-    // The authorizer's write names its key and `lastUsedAt`, nothing else.
-    let named: BTreeSet<BTreeSet<String>> = recorder("authorizer")
-        .seen()
-        .into_iter()
-        .filter_map(|seen| seen.attributes)
-        .collect();
-    assert_eq!(
-        named,
-        BTreeSet::from([["PK", "SK", "lastUsedAt"].map(String::from).into()])
-    );
-    // The rare paths were taken: the history was trimmed by every writer that retires keys.
-    assert!(recorder("revoke-api-key")
-        .actions()
-        .contains("dynamodb:DeleteItem"));
-    assert!(recorder("roll-api-key")
-        .actions()
-        .contains("dynamodb:DeleteItem"));
-    assert!(recorder("create-api-key")
-        .actions()
-        .contains("dynamodb:DeleteItem"));
-    assert!(recorder("report-leaked-keys")
-        .actions()
-        .contains("dynamodb:DeleteItem"));
+    assert_allowed("report-leaked-keys", &recorder);
+    trims_history("report-leaked-keys", &recorder);
     // Its attribute-narrowed read is the store's projection, with the item's key.
     assert_eq!(
         api_tests::permissions::REPORT_REVOCATION_READS,
         [&["PK", "SK"][..], Store::REVOCATION_READS].concat()
     );
-    // The report function's writes to lookup records name the revocation's attributes only.
-    let on_lookups: BTreeSet<BTreeSet<String>> = recorder("report-leaked-keys")
+    // Its writes to lookup records name the revocation's attributes only.
+    let on_lookups: BTreeSet<BTreeSet<String>> = recorder
         .seen()
         .into_iter()
         .filter(|seen| seen.partition == "KEYHASH#*" && seen.action != "dynamodb:BatchGetItem")
@@ -847,4 +474,49 @@ async fn every_function_does_only_what_its_role_allows() {
         on_lookups,
         BTreeSet::from([["PK", "SK", "keyStatus", "ttl"].map(String::from).into()])
     );
+}
+
+#[tokio::test]
+async fn event_publisher() {
+    let t = api().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let key = t.create_key(MERCHANT, &app, "k").await.text("id");
+    assert_eq!(t.revoke_key(MERCHANT, &app, &key).await.status, 204);
+    // Every record of the table's stream, through the handler, as the event source mapping hands
+    // them over (the local stand-in reads the stream with the actions the mapping needs).
+    let recorder = Recorder::default();
+    let sdk = sdk_config(Budget::MANAGEMENT).await;
+    let bus = format!("appkeys-permissions-{}", uuid::Uuid::new_v4());
+    aws_sdk_eventbridge::Client::new(&sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("a bus on the local endpoint");
+    let publisher = event_publisher::Publisher {
+        events: aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&sdk)
+                .interceptor(recorder.clone())
+                .build(),
+        ),
+        bus,
+    };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("the local endpoint");
+    let mut stream = local_gateway::stream::LocalStream::new(&endpoint, &t.table_name());
+    while local_gateway::stream::publish_once(&mut stream, &publisher)
+        .await
+        .unwrap()
+        > 0
+    {}
+    let buses: BTreeSet<String> = recorder
+        .seen()
+        .into_iter()
+        .map(|seen| seen.partition)
+        .collect();
+    assert_eq!(
+        buses,
+        BTreeSet::from([publisher.bus.clone()]),
+        "it puts on its own bus only"
+    );
+    assert_allowed("event-publisher", &recorder);
 }

@@ -11,6 +11,7 @@ use appkeys::lambda::sdk::Budget;
 use appkeys::lambda::{Config, FunctionError, State};
 use appkeys::pepper::Pepper;
 use appkeys::store::Store;
+use aws_sdk_dynamodb::config::SharedInterceptor;
 use devkit::clock::AdjustableClock;
 use devkit::counter::RequestCounter;
 use devkit::guard::sdk;
@@ -99,17 +100,51 @@ impl TestApi {
         ))
     }
 
-    /// The authorizer's verifier over the same table and pepper, with a DynamoDB client whose
-    /// requests `counter` counts.
-    pub async fn verifier(&self, counter: &RequestCounter) -> KeyVerifier {
-        let sdk = sdk(Budget::AUTHORIZER).await;
-        let store = Store::new(
-            counter.dynamodb_client(&sdk),
+    /// A store over this test's table and clock, its client with `budget`'s timeouts and
+    /// `interceptors` (which count, record, lose or interleave its requests).
+    pub async fn store_with(
+        &self,
+        budget: Budget,
+        interceptors: impl IntoIterator<Item = SharedInterceptor>,
+    ) -> Store {
+        let sdk = sdk(budget).await;
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        for interceptor in interceptors {
+            config.push_interceptor(interceptor);
+        }
+        Store::new(
+            aws_sdk_dynamodb::Client::from_conf(config.build()),
             &self.table,
             self.state.config.limits,
         )
-        .with_clock(self.clock.clock());
+        .with_clock(self.clock.clock())
+    }
+
+    /// The management functions' state, over [`TestApi::store_with`] the management budget.
+    pub async fn state_with(
+        &self,
+        interceptors: impl IntoIterator<Item = SharedInterceptor>,
+    ) -> State {
+        State {
+            config: self.state.config.clone(),
+            store: self.store_with(Budget::MANAGEMENT, interceptors).await,
+        }
+    }
+
+    /// The authorizer's verifier over `store`, with this test's pepper.
+    pub fn verifier_over(&self, store: Store) -> KeyVerifier {
         KeyVerifier::new(store, self.pepper.clone(), self.state.config.key_mode)
+    }
+
+    /// The authorizer's verifier over this test's table, its requests counted by `counter`.
+    pub async fn verifier(&self, counter: &RequestCounter) -> KeyVerifier {
+        let store = self
+            .store_with(
+                Budget::AUTHORIZER,
+                [SharedInterceptor::new(counter.clone())],
+            )
+            .await;
+        self.verifier_over(store)
     }
 
     /// Runs the authorizer function's handler on a payment-route event carrying `authorization`.

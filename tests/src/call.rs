@@ -46,6 +46,22 @@ impl Call {
         }
     }
 
+    /// `method` on `path`, with the route and path parameters API Gateway would find for it
+    /// (parameters percent-decoded, as API Gateway passes them).
+    pub fn to(method: &str, path: &str) -> Self {
+        let method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+            .into_iter()
+            .find(|known| *known == method)
+            .unwrap_or_else(|| panic!("an HTTP method: {method}"));
+        let (route, parameters) = devkit::routes::find(method, path)
+            .unwrap_or_else(|| panic!("no route for {method} {path}"));
+        let mut call = Self::new(method, route.path, path);
+        for (name, value) in parameters {
+            call = call.param(name, &percent_decoded(&value));
+        }
+        call
+    }
+
     pub fn post(route: &'static str, path: impl Into<String>, body: Value) -> Self {
         Self::new("POST", route, path).body(body.to_string())
     }
@@ -311,4 +327,26 @@ pub fn due_in(request: Request, left: std::time::Duration) -> Request {
         .expect("after the epoch")
         .as_millis() as u64;
     request.with_lambda_context(context)
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -5,6 +5,7 @@ use appkeys::domain::limits::Limits;
 use appkeys::domain::Clock;
 use appkeys::lambda::sdk::Budget;
 use appkeys::store::Store;
+use aws_sdk_dynamodb::config::SharedInterceptor;
 use devkit::guard::sdk;
 
 use crate::app::TestApi;
@@ -31,13 +32,10 @@ impl LoseFirstResponse {
         self.lost.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// A store over `table` whose client loses that response.
-    pub async fn store(&self, table: &str, limits: Limits) -> Store {
-        let sdk = sdk(Budget::MANAGEMENT).await;
-        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(self.clone())
-            .build();
-        Store::new(aws_sdk_dynamodb::Client::from_conf(config), table, limits)
+    /// A store over `t`'s table whose client loses that response.
+    pub async fn store(&self, t: &TestApi) -> Store {
+        t.store_with(Budget::MANAGEMENT, [SharedInterceptor::new(self.clone())])
+            .await
     }
 }
 
@@ -128,16 +126,8 @@ impl Interleave {
 
     /// A store over `t`'s table, with its clock, whose client runs the competitor.
     pub async fn store(&self, t: &TestApi) -> Store {
-        let sdk = sdk(Budget::MANAGEMENT).await;
-        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(self.clone())
-            .build();
-        Store::new(
-            aws_sdk_dynamodb::Client::from_conf(config),
-            t.store().table(),
-            t.state.config.limits,
-        )
-        .with_clock(t.clock.clock())
+        t.store_with(Budget::MANAGEMENT, [SharedInterceptor::new(self.clone())])
+            .await
     }
 }
 

@@ -17,6 +17,7 @@ pub mod concurrent;
 pub mod faults;
 pub mod openapi;
 pub mod permissions;
+pub mod recorder;
 pub mod response;
 
 pub use app::{create_secret, delete_secret, TestApi, MERCHANT, OTHER_MERCHANT};

@@ -1,0 +1,106 @@
+//! Part 1: the authorizer against a raw consistent `GetItem` of the same lookup record.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use api_tests::TestApi;
+use appkeys::lambda::sdk::Budget;
+use appkeys::store::items::lookup_record;
+use devkit::counter::RequestCounter;
+use devkit::guard::sdk;
+use serde_json::{json, Value};
+
+use crate::*;
+
+pub fn authorizer_event(header: &str) -> authorizer::Request {
+    let fixture = std::fs::read_to_string(workspace().join("events/authorizer.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&fixture).unwrap();
+    event["headers"]["authorization"] = json!(header);
+    event["identitySource"] = json!([header]);
+    serde_json::from_value(event).unwrap()
+}
+/// Part 1: a full verification (event in, response out) against a raw consistent GetItem of the
+/// same lookup record, interleaved.
+pub async fn verify_vs_floor(
+    t: &TestApi,
+    sizes: &Sizes,
+    report: &mut BTreeMap<&'static str, Value>,
+) {
+    let app = t.create_application_named("m_bench", "verify").await;
+    let full_key = t.create_key("m_bench", &app, "bench").await.text("fullKey");
+    let handler_requests = RequestCounter::default();
+    let verifier = t.verifier(&handler_requests).await;
+    let floor_client = RequestCounter::default().dynamodb_client(&sdk(Budget::AUTHORIZER).await);
+    let [(pk_name, pk), (sk_name, sk)] = lookup_record::key(&t.pepper.hash(&full_key));
+    let event = authorizer_event(&format!("Bearer {full_key}"));
+
+    let (mut floor, mut full) = (Vec::new(), Vec::new());
+    for i in 0..sizes.verifications + 50 {
+        let started = Instant::now();
+        let item = floor_client
+            .get_item()
+            .table_name(t.store().table())
+            .key(pk_name, pk.clone())
+            .key(sk_name, sk.clone())
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        let floor_time = started.elapsed();
+        assert!(item.item().is_some());
+        let request = lambda_runtime::LambdaEvent::new(event.clone(), Default::default());
+        let started = Instant::now();
+        let response = authorizer::handler(&verifier, request).await.unwrap();
+        let full_time = started.elapsed();
+        assert!(response.is_authorized);
+        if i >= 50 {
+            floor.push(floor_time); // the first 50 warm connections and caches
+            full.push(full_time);
+        }
+    }
+    // The verifications of one busy key record its last use once (the first allowed call; the
+    // next is due 15 minutes later): every request beyond one per verification is that write.
+    let verifications = sizes.verifications + 50;
+    let last_used_writes = handler_requests.count_of("TransactWriteItems");
+    let requests_per_verification =
+        handler_requests.count_of("GetItem") as f64 / verifications as f64;
+
+    let mut garbage = full_key.clone();
+    let last = garbage.pop().unwrap();
+    garbage.push(if last == '0' { '1' } else { '0' });
+    let garbage_header = format!("Bearer {garbage}");
+    let rounds = if sizes.smoke { 1000 } else { 200_000 };
+    let before = handler_requests.count();
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let decision = verifier
+            .verify(Some(std::hint::black_box(&garbage_header)))
+            .await
+            .unwrap();
+        std::hint::black_box(decision);
+    }
+    let garbage_ns = started.elapsed().as_nanos() as f64 / rounds as f64;
+    assert_eq!(
+        handler_requests.count(),
+        before,
+        "a garbage key made a DynamoDB request"
+    );
+
+    let (floor, full) = (stats(floor), stats(full));
+    report.insert("getitem_p50_us", json!(us(floor.p50)));
+    report.insert("authorizer_p50_us", json!(us(full.p50)));
+    report.insert("authorizer_ratio", json!(ratio(full.p50, floor.p50)));
+    report.insert("getitem_p99_us", json!(us(floor.p99)));
+    report.insert("authorizer_p99_us", json!(us(full.p99)));
+    report.insert("authorizer_p99_ratio", json!(ratio(full.p99, floor.p99)));
+    report.insert("last_used_writes", json!(last_used_writes));
+    report.insert(
+        "authorizer_requests_per_verification",
+        json!(requests_per_verification),
+    );
+    report.insert("garbage_reject_ns", json!(garbage_ns.round()));
+    report.insert(
+        "verify",
+        json!({"getitem": stats_json(floor), "authorizer": stats_json(full)}),
+    );
+}
