@@ -3,7 +3,7 @@
 //! idempotency record for its one replay. A stolen table alone lets nobody test guesses offline.
 //!
 //! Keys carry 256 bits of entropy, so a slow password hash would add latency to every payment
-//! without adding security: a keyed fast hash is the right tool (docs/security.md).
+//! without adding security: a keyed fast hash is the right tool (docs/api-keys-and-authorizer.md).
 //!
 //! The pepper comes from AWS Secrets Manager (`API_KEY_PEPPER_SECRET_ID`), fetched once at cold
 //! start, or, for local runs only, from `API_KEY_PEPPER`.

@@ -420,7 +420,7 @@ async fn of_simultaneous_requests_with_one_key_exactly_one_runs() {
 }
 
 /// Simultaneous requests with one key and different bodies: exactly one runs, the others are
-/// told the key was used for another request (a test gap the review found).
+/// told the key was used for another request.
 #[tokio::test]
 async fn of_simultaneous_different_requests_with_one_key_one_runs_and_the_others_are_422() {
     let t = Arc::new(TestApi::contended(Limits::default()).await);

@@ -370,8 +370,8 @@ async fn keys_are_cached_refetched_for_an_unknown_identifier_at_most_once_a_minu
 
 /// GitHub rotating its key within a minute of the instance's last fetch: the contract refuses an
 /// unknown identifier (401), and the keys are fetched again at most once a minute, so the report
-/// passes once that minute is over (the first review asked for a 503, the second showed that
-/// anyone could then cause 5xx answers; the contract's 401 stands, and says when to retry).
+/// passes once that minute is over. A 503 here would let anyone cause 5xx answers with made-up
+/// identifiers; the 401 says when to retry.
 #[tokio::test]
 async fn a_report_signed_with_a_key_published_within_the_minute_passes_once_the_keys_may_be_fetched(
 ) {

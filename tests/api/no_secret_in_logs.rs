@@ -1,7 +1,7 @@
-//! No secret in any log line at `RUST_LOG=trace`, through the paths of issues 15 and 16 that handle
+//! No secret in any log line at `RUST_LOG=trace`, through the paths that handle
 //! one: an idempotent replay (which decrypts the kept full key), a refusal kept under a key, and a
-//! leaked-key report that revokes the key (written by the review of those issues). The binaries'
-//! own trace tests (`functions/*/tests/trace_logs.rs`) cover the other paths.
+//! leaked-key report that revokes the key. The binaries'
+//! own trace tests (`functions/*/tests/binary/trace_logs.rs`) cover the other paths.
 
 use api_tests::{TestApi, MERCHANT};
 use appkeys::domain::limits::Limits;

@@ -1,4 +1,4 @@
-//! One source of truth for the routes: the route table in `shared/src/routes.rs` names exactly
+//! One source of truth for the routes: the route table in `devkit/src/routes.rs` names exactly
 //! the function binaries in `functions/`, and `cargo lambda watch`'s router agrees with it.
 //! Every function has an event fixture under `events/` that its handler accepts: an API Gateway
 //! event for each route, the authorizer's request, and a real DynamoDB Streams event for the

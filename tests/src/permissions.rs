@@ -1,8 +1,8 @@
 //! Least privilege, written down once.
 
 /// What each function's code calls, and so all its role may do: the transformed template must
-/// grant exactly this (`tests/tests/deployment/safety.rs`), and what the functions are seen to do
-/// against the local endpoint must be in it (`tests/tests/permissions.rs`). `TransactWriteItems`
+/// grant exactly this (`tests/api/deployment/safety.rs`), and what the functions are seen to do
+/// against the local endpoint must be in it (`tests/api/permissions.rs`). `TransactWriteItems`
 /// is authorised per item (`PutItem`, `UpdateItem`, `DeleteItem`, `ConditionCheckItem`).
 ///
 /// Every writer puts an audit event in its transaction (`PutItem`); the POSTs also put the
@@ -210,7 +210,7 @@ pub const NARROWED: &[Narrowed] = &[
         attributes: Some(REPORT_REVOCATION_WRITES),
     },
     // The trim deletes by key alone, returning nothing: no other item of the partition can be
-    // read back through it (found by the third review).
+    // read back through it.
     Narrowed {
         function: "report-leaked-keys",
         actions: &["dynamodb:DeleteItem"],

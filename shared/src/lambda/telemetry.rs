@@ -1,6 +1,6 @@
 //! Structured JSON logs, one line per event, as CloudWatch Logs Insights reads them best. The
 //! template's metric filter on the authorizer's log group reads these lines
-//! (`$.fields.decision`, `$.fields.reason`); tests/tests/deployment/operability.rs checks it
+//! (`$.fields.decision`, `$.fields.reason`); tests/api/deployment/operability.rs checks it
 //! against this format.
 //!
 //! **The logging guarantee.** Whatever `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` ask for, events of
@@ -18,7 +18,7 @@
 //! Rather than a list of those targets (which a more specific `RUST_LOG` directive such as
 //! `lambda_runtime::layers::api_response=trace` would override, and which the next release of
 //! any of them could outgrow), the cap is an allowlist: only [`OWN_CRATES`] may log below INFO,
-//! and they log no secret at any level. `functions/*/tests/trace_logs.rs` runs the real binaries
+//! and they log no secret at any level. `functions/*/tests/binary/trace_logs.rs` runs the real binaries
 //! at TRACE through the Lambda runtime loop and searches their output for the key, its hash, the
 //! pepper and the JWT.
 //!

@@ -1,7 +1,7 @@
 //! The deployment, checked offline and strictly: `infra/template.yaml` transformed by SAM's own
 //! translator into the CloudFormation that `sam deploy` would create, and evaluated for several
 //! sets of parameters (`api_tests::cloudformation`). The checks follow the route table
-//! (`shared/src/routes.rs`), the functions' budgets and configuration, and the authorizer's log
+//! (`devkit/src/routes.rs`), the functions' budgets and configuration, and the authorizer's log
 //! format, so that a new route, function or setting is checked without editing this file.
 //!
 //! AWS documentation relied on:

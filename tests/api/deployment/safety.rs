@@ -263,7 +263,7 @@ fn each_function_times_out_after_its_budget_and_its_own_deadline() {
         assert_eq!(
             timeout,
             budget.function_timeout.as_secs().to_string(),
-            "{id}: Timeout must be Budget::function_timeout (shared/src/aws.rs)"
+            "{id}: Timeout must be Budget::function_timeout (shared/src/lambda/sdk.rs)"
         );
     }
 }
