@@ -7,7 +7,7 @@
 //!
 //! The stream tests (`local_stream_*`) need the local endpoint: the stand-in reads moto's stream
 //! with unsigned requests. Against AWS the mapping is AWS's own; skip them there with
-//! `-- --skip local_stream_` (README, "Against real DynamoDB").
+//! `-- --skip local_stream_` (docs/testing.md, "Against real DynamoDB").
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};

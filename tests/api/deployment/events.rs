@@ -1,6 +1,7 @@
 //! Lifecycle events: the table's stream, the bus, the publisher's event source mapping (its
 //! filter tried on the real stream records every writer produces), its dead-letter queue, its
-//! least-privilege grants, its alarms and dashboard widgets, and the README's example subscriber.
+//! least-privilege grants, its alarms and dashboard widgets, and the example subscriber
+//! (`examples/event-subscriber.yaml`).
 //!
 //! AWS documentation relied on:
 //! - The mapping's parameters and their defaults (`MaximumRetryAttempts` and
@@ -390,7 +391,7 @@ async fn stream_records(stream: &mut local_gateway::stream::LocalStream) -> Vec<
 /// The mapping's filter, tried on the real stream records of every kind of write (applications,
 /// names, counters, keys, lookup records, keyrings, idempotency records, kept refusals, status
 /// changes, an event deleted as TTL would delete it): exactly the new audit events pass, one per
-/// listed event. (Needs the local endpoint, like `tests/tests/events.rs`'s stream tests.)
+/// listed event. (Needs the local endpoint, like `tests/api/events.rs`'s stream tests.)
 #[tokio::test]
 async fn the_mappings_filter_lets_through_exactly_the_new_audit_events() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
@@ -507,23 +508,13 @@ async fn the_mappings_filter_lets_through_exactly_the_new_audit_events() {
     }
 }
 
-/// The example subscriber of the README ("Subscribing to lifecycle events"), as CloudFormation
-/// would read it: the first YAML block of that section, parsed by the translator's YAML reader
-/// (which knows the short intrinsic tags).
-fn readme_subscriber() -> (String, Value) {
-    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
-    let section = readme
-        .split_once("### Subscribing to lifecycle events")
-        .expect("the README's subscribing section")
-        .1;
-    let yaml = section
-        .split_once("```yaml\n")
-        .and_then(|(_, rest)| rest.split_once("\n```"))
-        .expect("a YAML example in it")
-        .0;
+/// The example subscriber (`examples/event-subscriber.yaml`), as CloudFormation would read it:
+/// parsed by the translator's YAML reader (which knows the short intrinsic tags).
+fn example_subscriber() -> (String, Value) {
+    let yaml = std::fs::read_to_string(workspace().join("examples/event-subscriber.yaml")).unwrap();
     let path = workspace().join("target/sam/subscriber-example.yaml");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, format!("{yaml}\n")).unwrap();
+    std::fs::write(&path, yaml).unwrap();
     let parsed = std::process::Command::new(workspace().join(".venv/bin/python"))
         .args([
             "-c",
@@ -545,8 +536,8 @@ fn readme_subscriber() -> (String, Value) {
 }
 
 #[test]
-fn the_readmes_example_subscriber_is_valid_cloudformation_that_asks_for_what_it_says() {
-    let (path, template) = readme_subscriber();
+fn the_example_subscriber_is_valid_cloudformation_that_asks_for_what_it_says() {
+    let (path, template) = example_subscriber();
     let lint = std::process::Command::new(workspace().join(".venv/bin/cfn-lint"))
         .arg(&path)
         .output()
@@ -612,13 +603,13 @@ fn the_readmes_example_subscriber_is_valid_cloudformation_that_asks_for_what_it_
 /// events a key's creation, its revocation and a disable publish, the queue receives the
 /// revocation, once.
 #[tokio::test]
-async fn the_readmes_example_rule_delivers_what_it_asks_for_and_nothing_else() {
+async fn the_example_rule_delivers_what_it_asks_for_and_nothing_else() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     assert!(
         endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
         "reads the local endpoint's stream (AWS_ENDPOINT_URL={endpoint:?})"
     );
-    let (_, template) = readme_subscriber();
+    let (_, template) = example_subscriber();
     let pattern = template["Resources"]
         .as_object()
         .unwrap()
@@ -627,7 +618,7 @@ async fn the_readmes_example_rule_delivers_what_it_asks_for_and_nothing_else() {
         .unwrap()["Properties"]["EventPattern"]
         .to_string();
     let sdk = devkit::guard::sdk(appkeys::lambda::sdk::Budget::MANAGEMENT).await;
-    let name = format!("appkeys-readme-{}", uuid::Uuid::new_v4());
+    let name = format!("appkeys-subscriber-{}", uuid::Uuid::new_v4());
     let events = aws_sdk_eventbridge::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     events.create_event_bus().name(&name).send().await.unwrap();

@@ -156,7 +156,7 @@ async fn serve() -> Result<(), lambda_http::Error> {
 /// With `EVENT_BUS_NAME` set, stands in for the event publisher's stream mapping: every event
 /// written from now on is published to that bus on the local endpoint, within half a second.
 /// With `LOCAL_EVENT_QUEUE` set too, prints each event as the queue a rule on the bus delivers it
-/// to receives it (the README's example subscriber). Without `EVENT_BUS_NAME`, never returns.
+/// to receives it (like examples/event-subscriber.yaml). Without `EVENT_BUS_NAME`, never returns.
 async fn publish_events() -> Result<(), lambda_http::Error> {
     let Ok(bus) = std::env::var("EVENT_BUS_NAME") else {
         return std::future::pending().await;
