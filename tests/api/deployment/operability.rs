@@ -143,8 +143,19 @@ fn alarms_watch_the_authorizer_the_routes_and_the_table_and_notify_the_topic() {
         .of_type("AWS::SNS::Subscription")
         .is_empty());
 
+    let operations = std::fs::read_to_string(workspace().join("docs/operations.md")).unwrap();
     for (id, alarm) in &alarms {
         let p = &alarm["Properties"];
+        // Each alarm names its runbook, a section of the operator's page named after it.
+        let runbook = format!("docs/operations.md#{}", id.to_lowercase());
+        assert!(
+            scalar(&p["AlarmDescription"]).ends_with(&format!("Runbook: {runbook}")),
+            "{id}'s description names {runbook}"
+        );
+        assert!(
+            operations.lines().any(|line| line == format!("### {id}")),
+            "docs/operations.md has no runbook ### {id}"
+        );
         assert_eq!(p["AlarmActions"], json!([topic]), "{id}");
         assert_eq!(p["OKActions"], json!([topic]), "{id}");
         assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
