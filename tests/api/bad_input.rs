@@ -56,7 +56,12 @@ async fn every_bad_input_is_a_4xx_problem_and_writes_nothing() {
     let key = t.create_key(MERCHANT, &app, "k").await.text("id");
     let before = t.snapshot().await;
     let cases = cases(&app, &key);
-    assert_eq!(cases.len(), 60, "the cases file is read whole");
+    let lines = include_str!("bad_input.cases")
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .count();
+    assert!(lines >= 65, "the cases file holds every case");
+    assert_eq!(cases.len(), lines, "the cases file is read whole");
     for case in cases {
         let what = &case.what;
         let response = t.send(case.call.into()).await;

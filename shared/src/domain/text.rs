@@ -6,7 +6,10 @@
 //!    Cf (format: zero-width space, joiners, bidi overrides, the BOM), Zl and Zp (line and
 //!    paragraph separators) and every other `Default_Ignorable_Code_Point` (variation selectors,
 //!    Hangul fillers, the combining grapheme joiner…), which render as nothing or change the
-//!    direction of what follows; descriptions refuse the same except tab and line feed;
+//!    direction of what follows; descriptions refuse the same except tab and line feed. Names
+//!    also refuse what still looks blank after NFKC or is not text: white space other than
+//!    U+0020 (U+1680), the Braille blank U+2800, the Hangul fillers, and unassigned or
+//!    private-use code points, whose rendering nobody can predict;
 //! 4. the length limits, in Unicode scalar values of what is stored (the normalised text);
 //! 5. for names, comparison by case folding the normal form ([`fold`]).
 //!
@@ -21,7 +24,7 @@ use super::error::FieldError;
 use super::limits::APPLICATION_NAME_MAX;
 
 use icu_normalizer::ComposingNormalizerBorrowed;
-use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory, WhiteSpace};
 use icu_properties::{CodePointMapData, CodePointSetData};
 
 const NFKC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfkc();
@@ -31,8 +34,8 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
     NFKC.normalize(text)
 }
 
-/// Refused anywhere in a name: Cc, Cf, Zl, Zp and the other default-ignorable code points.
-pub fn is_forbidden_in_name(c: char) -> bool {
+/// Invisible or direction-changing: Cc, Cf, Zl, Zp and the other default-ignorable code points.
+pub fn is_invisible(c: char) -> bool {
     let category = CodePointMapData::<GeneralCategory>::new().get(c);
     matches!(
         category,
@@ -43,10 +46,31 @@ pub fn is_forbidden_in_name(c: char) -> bool {
     ) || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
 }
 
-/// Refused anywhere in a description: as in names, but tab and line feed are text there. A
-/// carriage return is not: line breaks are `\n`.
+/// Renders blank although it is not U+0020, or is not text at all: a name made of it looks like
+/// another name, or like none.
+pub fn looks_blank_or_is_not_text(c: char) -> bool {
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
+    (c != ' ' && CodePointSetData::new::<WhiteSpace>().contains(c))
+        || matches!(
+            c,
+            '\u{2800}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}'
+        )
+        || matches!(
+            category,
+            GeneralCategory::Unassigned | GeneralCategory::PrivateUse | GeneralCategory::Surrogate
+        )
+}
+
+/// Refused anywhere in a name, once normalised: the invisible characters and those that look
+/// blank or are not text.
+pub fn is_forbidden_in_name(c: char) -> bool {
+    is_invisible(c) || looks_blank_or_is_not_text(c)
+}
+
+/// Refused anywhere in a description: the invisible characters except tab and line feed. A
+/// carriage return is not text here either: line breaks are `\n`.
 pub fn is_forbidden_in_description(c: char) -> bool {
-    !matches!(c, '\t' | '\n') && is_forbidden_in_name(c)
+    !matches!(c, '\t' | '\n') && is_invisible(c)
 }
 
 /// The form names are compared in: the NFKC form, case folded (lower-, upper-, then lower-casing,
@@ -58,7 +82,7 @@ pub fn fold(normalised: &str) -> String {
 }
 
 /// An application name: NFKC-normalised, trimmed, 1..=100 Unicode scalar values, none of them
-/// invisible or direction-changing .
+/// invisible, direction-changing, blank-looking, unassigned or private-use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationName {
     display: String,
@@ -79,11 +103,20 @@ impl ApplicationName {
                 format!("must be at most {APPLICATION_NAME_MAX} characters (got {length})"),
             ));
         }
-        if let Some(c) = display.chars().find(|&c| is_forbidden_in_name(c)) {
+        if let Some(c) = display.chars().find(|&c| is_invisible(c)) {
             return Err(FieldError::new(
                 "name",
                 format!(
                     "must not contain control, format or other invisible characters (found U+{:04X})",
+                    c as u32
+                ),
+            ));
+        }
+        if let Some(c) = display.chars().find(|&c| looks_blank_or_is_not_text(c)) {
+            return Err(FieldError::new(
+                "name",
+                format!(
+                    "must not contain characters that look blank (white space other than a plain space, U+2800) or are unassigned or private-use (found U+{:04X})",
                     c as u32
                 ),
             ));
@@ -288,27 +321,63 @@ mod tests {
             assert!(is_forbidden_in_name(c));
             assert!(!is_forbidden_in_description(c));
         }
-        for c in [
-            'a', 'Z', ' ', '\u{a0}', '\u{3000}', 'é', '日', '😀', '-', '\u{301}',
-        ] {
+        for c in ['a', 'Z', ' ', 'é', '日', '😀', '-', '\u{301}'] {
             assert!(!is_forbidden_in_name(c), "{:04X}", c as u32);
+        }
+        // Visible, but not in a name's normal form: NFKC makes them U+0020.
+        for c in ['\u{a0}', '\u{3000}'] {
+            assert!(!is_invisible(c), "{:04X}", c as u32);
+            assert_eq!(nfkc(c.encode_utf8(&mut [0; 4])), " ");
         }
     }
 
     /// What makes the OpenAPI patterns (over the normal form) say the same as the rules: NFKC never
-    /// turns an allowed character into a forbidden one, nor a forbidden one into allowed text.
+    /// turns a visible character into an invisible one, nor an invisible one into visible text.
     #[test]
-    fn normalisation_never_crosses_the_character_rules() {
+    fn normalisation_never_crosses_the_invisible_rule() {
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
             let normal = nfkc(c.encode_utf8(&mut [0; 4])).into_owned();
-            let forbidden_after = normal.chars().any(is_forbidden_in_name);
+            let invisible_after = normal.chars().any(is_invisible);
             assert_eq!(
-                is_forbidden_in_name(c),
-                forbidden_after,
+                is_invisible(c),
+                invisible_after,
                 "U+{:04X} → {normal:?}",
                 c as u32
             );
         }
+    }
+
+    #[test]
+    fn names_that_look_blank_or_hold_no_text_are_refused() {
+        for bad in [
+            "Prod\u{2800}",
+            "\u{2800}",
+            "Pay\u{1680}ments",
+            "a\u{115F}b",
+            "a\u{1160}b",
+            "a\u{FFA0}b",
+            "Prod\u{E000}",
+            "\u{F0000}",
+            "Prod\u{0378}",
+            "a\u{10FFFF}",
+        ] {
+            assert!(ApplicationName::parse(bad).is_err(), "{bad:?}");
+        }
+        let braille = ApplicationName::parse("Prod\u{2800}").unwrap_err();
+        assert!(braille.message.contains("U+2800"), "{braille:?}");
+        let unassigned = ApplicationName::parse("Prod\u{0378}").unwrap_err();
+        assert!(unassigned.message.contains("unassigned"), "{unassigned:?}");
+        // Space characters that NFKC turns into U+0020 are one plain space, and trimmed at the ends.
+        assert_eq!(
+            ApplicationName::parse("Pay\u{3000}ments").unwrap().as_str(),
+            "Pay ments"
+        );
+        assert_eq!(
+            ApplicationName::parse("Prod\u{1680}").unwrap().as_str(),
+            "Prod"
+        );
+        // Descriptions are free text: these rules are the names' only.
+        assert!(Description::parse("d", "Pay\u{1680}ments \u{2800}", 50).is_ok());
     }
 
     #[test]
