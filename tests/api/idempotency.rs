@@ -103,6 +103,39 @@ async fn a_replayed_key_creation_returns_the_same_key_and_creates_no_second_key(
     }
 }
 
+/// Another user of the same merchant who sends the same key and request gets 422 and nothing of
+/// the recorded answer (no full key); the user who made the request still gets its replay.
+#[tokio::test]
+async fn a_replay_goes_only_to_the_caller_that_made_the_first_request() {
+    let t = TestApi::new().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let create = |sub: &str| {
+        Call::create_key(&app, json!({"description": "checkout"}))
+            .idempotency_key("k-shared")
+            .merchant(MERCHANT)
+            .claim("sub", sub)
+    };
+    let first = t.send(create("user-1").into()).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let full_key = first.text("fullKey");
+
+    let other = t.send(create("user-2").into()).await;
+    assert_eq!(other.status, 422, "{}", other.body);
+    assert_eq!(other.json["type"], "/errors/idempotency_key_reused");
+    assert_eq!(other.header("idempotent-replayed"), None);
+    assert!(!other.body.contains(&full_key[12..]), "{}", other.body);
+    assert!(!other.body.contains(&first.text("id")), "{}", other.body);
+
+    let mine = t.send(create("user-1").into()).await;
+    assert_replay_of(&mine, &first);
+    assert_eq!(mine.text("fullKey"), full_key);
+    let keys = t.get_application(MERCHANT, &app).await.json["apiKeys"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(keys, 1, "the other caller created nothing");
+}
+
 #[tokio::test]
 async fn a_replayed_roll_returns_the_same_new_key_and_rolls_once() {
     let t = TestApi::new().await;

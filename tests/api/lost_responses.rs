@@ -216,6 +216,7 @@ async fn a_lost_response_of_an_idempotent_key_creation_is_answered_fresh_and_cou
         "POST /api/v1/applications/{id}/api-keys",
         "00",
         "fingerprint".into(),
+        "caller".into(),
         store.clock().now(),
     ));
     let (_, key) = generated_key(&t.pepper, "checkout");
@@ -246,6 +247,7 @@ async fn a_lost_response_of_an_idempotent_application_creation_is_answered_fresh
         "POST /api/v1/applications",
         "01",
         "fingerprint".into(),
+        "caller".into(),
         store.clock().now(),
     ));
     let written = store

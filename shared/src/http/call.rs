@@ -88,15 +88,19 @@ pub fn origin(request: &Request) -> Origin {
         _ => None,
     };
     Origin {
-        sub: claims(request)
-            .and_then(|claims| claims.get("sub"))
-            .cloned()
-            .unwrap_or_default(),
+        sub: sub(request).unwrap_or_default().to_owned(),
         request_id: request_id(request),
         source_ip: http.and_then(|http| http.source_ip.clone()),
         user_agent: http.and_then(|http| http.user_agent.clone()),
         report: None,
     }
+}
+
+/// The token's `sub`: who, within the merchant, is calling.
+pub fn sub(request: &Request) -> Option<&str> {
+    claims(request)
+        .and_then(|claims| claims.get("sub"))
+        .map(String::as_str)
 }
 
 fn path_parameter<'a>(request: &'a Request, name: &str) -> Option<&'a str> {

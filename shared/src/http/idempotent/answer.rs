@@ -150,11 +150,15 @@ fn respond(
     response
 }
 
-/// What a sealed full key is bound to (its associated data): the record's place (route and key)
-/// and the request it answered, whose path holds the application's id, unique across merchants:
-/// it opens in no other record, another merchant's with the same route and key included.
+/// What a sealed full key is bound to (its associated data): the record's place (route and key),
+/// the request it answered, whose path holds the application's id, unique across merchants, and
+/// the caller: it opens in no other record, another merchant's with the same route and key
+/// included, and for no other caller.
 fn sealed_for(claim: &Claim) -> String {
-    format!("{}\n{}", claim.sort_key, claim.fingerprint)
+    format!(
+        "{}\n{}\n{}",
+        claim.sort_key, claim.fingerprint, claim.caller
+    )
 }
 
 #[cfg(test)]
@@ -167,8 +171,10 @@ mod tests {
         // Two merchants' records of one route and key differ only in the request (its path's
         // application id): a key sealed in one does not open in the other.
         let now = Timestamp::from_epoch_seconds(1_800_000_000);
-        let mine = Claim::new("POST /x", "k", "fingerprint-app-a".into(), now);
-        let theirs = Claim::new("POST /x", "k", "fingerprint-app-b".into(), now);
+        let mine = Claim::new("POST /x", "k", "fingerprint-app-a".into(), "c".into(), now);
+        let theirs = Claim::new("POST /x", "k", "fingerprint-app-b".into(), "c".into(), now);
+        let another_caller =
+            Claim::new("POST /x", "k", "fingerprint-app-a".into(), "d".into(), now);
         assert_eq!(mine.sort_key, theirs.sort_key);
         let pepper = crate::pepper::Pepper::new(&[7u8; 32]);
         let sealed = pepper
@@ -177,5 +183,9 @@ mod tests {
             .unwrap();
         assert!(pepper.sealer().open(&sealed_for(&mine), &sealed).is_ok());
         assert!(pepper.sealer().open(&sealed_for(&theirs), &sealed).is_err());
+        assert!(pepper
+            .sealer()
+            .open(&sealed_for(&another_caller), &sealed)
+            .is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Whose request holds an `Idempotency-Key`, and which request it was: the key (1 to 255
-//! printable ASCII characters, a value in double quotes unquoted first), and the fingerprint of
-//! the route, the path's ids and the parsed body (white space and member order do not matter).
+//! printable ASCII characters, a value in double quotes unquoted first), the fingerprint of
+//! the route, the path's ids and the parsed body (white space and member order do not matter),
+//! and the caller (a hash of the token's `sub`).
 
 use lambda_http::Request;
 use serde_json::{Map, Value};
@@ -42,8 +43,8 @@ pub fn key(request: &Request) -> Result<Option<&str>, Refusal> {
 }
 
 /// The request's claim on its `Idempotency-Key`, if it has one: the record's place (route and a
-/// hash of the key, under the merchant) and the request's fingerprint (route, path ids and the
-/// parsed body).
+/// hash of the key, under the merchant), the request's fingerprint (route, path ids and the
+/// parsed body) and the caller's.
 pub fn claim(
     request: &Request,
     body: Option<&Map<String, Value>>,
@@ -69,8 +70,18 @@ pub fn claim(
         &route,
         &hex::encode(Sha256::digest(key.as_bytes())),
         hex::encode(fingerprint.finalize()),
+        caller(call::sub(request)),
         now,
     )))
+}
+
+/// Hex SHA-256 of the token's `sub` (empty when the token has none). A hash: the record needs
+/// only to tell callers apart, and the audit trail already says who they are.
+fn caller(sub: Option<&str>) -> String {
+    let mut caller = Sha256::new();
+    caller.update(b"appkeys idempotency caller\n");
+    caller.update(sub.unwrap_or_default().as_bytes());
+    hex::encode(caller.finalize())
 }
 
 /// JSON with every object's members in name order: equal values, equal text. Numbers as the

@@ -11,8 +11,9 @@
 //! 3. a refusal the write meets (409 `name_taken`, a limit, 404) kept under the key, like a
 //!    success; a failure (5xx) never: a retry runs again;
 //! 4. when a live record holds the key: its answer replayed (`Idempotent-Replayed: true`) if it
-//!    answers this same request, 422 `idempotency_key_reused` if another. A concurrent duplicate
-//!    therefore gets the winner's answer, never `idempotency_key_in_use`.
+//!    answers this same request from the same caller (the token's `sub`), 422
+//!    `idempotency_key_reused` otherwise, with no part of the recorded answer. A concurrent
+//!    duplicate therefore gets the winner's answer, never `idempotency_key_in_use`.
 //!
 //! [`claim`] says whose request holds a key; [`answer`] keeps and replays answers.
 
@@ -126,7 +127,7 @@ pub async fn post<P: Post>(
                 .idempotency_record(&call.merchant, &claim, call.deadline)
                 .await?
             {
-                Some(recorded) if recorded.fingerprint == claim.fingerprint => {
+                Some(recorded) if recorded.answers(&claim) => {
                     return replay(&recorded.response, &claim, handler.sealer())
                 }
                 Some(_) => return Err(Refusal::IdempotencyKeyReused.into()),
@@ -181,7 +182,7 @@ async fn replay_if_recorded<P: Post>(
         .idempotency_record(&call.merchant, &claim, call.deadline)
         .await
     {
-        Ok(Some(recorded)) if recorded.fingerprint == claim.fingerprint => {
+        Ok(Some(recorded)) if recorded.answers(&claim) => {
             replay(&recorded.response, &claim, handler.sealer())
         }
         _ => Err(refusal.into()),

@@ -1,7 +1,8 @@
 //! `MERCHANT#<m>` / `IDEMPOTENCY#<route>#<sha256(Idempotency-Key)>`: the response a creating
 //! request was answered with, kept 24 hours, written in the same transaction as the change it
 //! answers (so a replay costs one read, and the common path no extra request). The store keeps the
-//! response as given: it knows no HTTP. A full key in it is sealed by the caller.
+//! response as given: it knows no HTTP. A full key in it is sealed by the caller. The record
+//! answers only the request it was made for, from the caller who made it ([`Recorded::answers`]).
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::builders::PutBuilder;
@@ -16,6 +17,8 @@ use crate::domain::limits::RECORD_LIFETIME_SECONDS;
 use crate::domain::{Failure, MerchantId, Timestamp};
 
 pub const FINGERPRINT: &str = "fingerprint";
+/// Hex SHA-256 of the token's `sub` that made the request: a replay goes to that caller only.
+pub const CALLER: &str = "caller";
 pub const STATUS: &str = "status";
 pub const BODY: &str = "body";
 pub const LOCATION: &str = "location";
@@ -26,6 +29,7 @@ pub const EXPIRES_AT: &str = "expiresAt";
 
 pub const ATTRIBUTES: &[&str] = &[
     FINGERPRINT,
+    CALLER,
     STATUS,
     BODY,
     LOCATION,
@@ -42,15 +46,24 @@ pub struct Claim {
     pub sort_key: String,
     /// Hex SHA-256 of the request (route, path ids, parsed body).
     pub fingerprint: String,
+    /// Hex SHA-256 of the caller's `sub`.
+    pub caller: String,
     /// When the request claimed it.
     pub now: Timestamp,
 }
 
 impl Claim {
-    pub fn new(route: &str, key_digest_hex: &str, fingerprint: String, now: Timestamp) -> Self {
+    pub fn new(
+        route: &str,
+        key_digest_hex: &str,
+        fingerprint: String,
+        caller: String,
+        now: Timestamp,
+    ) -> Self {
         Self {
             sort_key: format!("IDEMPOTENCY#{route}#{key_digest_hex}"),
             fingerprint,
+            caller,
             now,
         }
     }
@@ -74,8 +87,18 @@ pub struct StoredResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub fingerprint: String,
+    /// Absent from records written before callers were kept: those answer nobody.
+    pub caller: Option<String>,
     pub expires_at: Timestamp,
     pub response: StoredResponse,
+}
+
+impl Recorded {
+    /// Whether this record answers `claim`: the same request from the same caller. Anything
+    /// else holding the key is `idempotency_key_reused`, and never sees the recorded answer.
+    pub fn answers(&self, claim: &Claim) -> bool {
+        self.fingerprint == claim.fingerprint && self.caller.as_deref() == Some(&claim.caller)
+    }
 }
 
 /// The record of `claim`'s request: written only if the key is free or its record expired.
@@ -90,6 +113,7 @@ pub fn put_if_free(
         .item(PK, string_value(merchant_pk(merchant)))
         .item(SK, string_value(&claim.sort_key))
         .item(FINGERPRINT, string_value(&claim.fingerprint))
+        .item(CALLER, string_value(&claim.caller))
         .item(STATUS, number_value(response.status))
         .item(BODY, string_value(&response.body))
         .item(NO_STORE, bool_value(response.no_store))
@@ -111,6 +135,7 @@ pub fn put_if_free(
 pub fn from_item(item: &Item) -> Result<Recorded, Failure> {
     Ok(Recorded {
         fingerprint: get_string(item, FINGERPRINT)?.to_owned(),
+        caller: get_optional_string(item, CALLER)?.map(str::to_owned),
         expires_at: get_time(item, EXPIRES_AT)?,
         response: StoredResponse {
             status: u16::try_from(get_count(item, STATUS)?)
