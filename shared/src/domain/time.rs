@@ -2,6 +2,7 @@
 //! clock every decision reads it from; and the deadline a request's work must finish by.
 
 use std::future::Future;
+#[cfg(feature = "test-util")]
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,35 +50,43 @@ impl Serialize for Timestamp {
     }
 }
 
-/// Where the time comes from: the system's clock, or a source given at construction (a test's
-/// clock that moves only when told), so that tests move time instead of sleeping.
+/// Where the time comes from: the system's clock; with the `test-util` feature, a source given
+/// at construction (a test's clock that moves only when told), so that tests move time instead of
+/// sleeping.
 #[derive(Clone, Default)]
-pub struct Clock(Option<Arc<dyn Fn() -> Timestamp + Send + Sync>>);
+pub struct Clock {
+    #[cfg(feature = "test-util")]
+    source: Option<Arc<dyn Fn() -> Timestamp + Send + Sync>>,
+}
 
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Clock(given)"
-        } else {
-            "Clock(system)"
-        })
+        #[cfg(feature = "test-util")]
+        if self.source.is_some() {
+            return f.write_str("Clock(given)");
+        }
+        f.write_str("Clock(system)")
     }
 }
 
 impl Clock {
     pub fn system() -> Self {
-        Self(None)
+        Self::default()
     }
 
+    #[cfg(feature = "test-util")]
     pub fn from_source(source: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
-        Self(Some(Arc::new(source)))
+        Self {
+            source: Some(Arc::new(source)),
+        }
     }
 
     pub fn now(&self) -> Timestamp {
-        match &self.0 {
-            Some(source) => source(),
-            None => Timestamp(system_seconds()),
+        #[cfg(feature = "test-util")]
+        if let Some(source) = &self.source {
+            return source();
         }
+        Timestamp(system_seconds())
     }
 }
 
@@ -102,10 +111,6 @@ pub struct DeadlineExceeded;
 impl Deadline {
     pub fn after(duration: Duration) -> Self {
         Self(Instant::now() + duration)
-    }
-
-    pub fn instant(self) -> Instant {
-        self.0
     }
 
     pub fn remaining(self) -> Duration {
@@ -161,6 +166,7 @@ mod tests {
         assert!(now.ends_with('Z'));
     }
 
+    #[cfg(feature = "test-util")]
     #[test]
     fn a_given_clock_is_read_through() {
         let clock = Clock::from_source(|| Timestamp::from_epoch_seconds(7));

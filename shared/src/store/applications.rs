@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
 use super::items::codec::Item;
 use super::items::{
     application, audit_event, idempotency_record, key, keyring, lookup_record, merchant_counter,
@@ -22,7 +20,7 @@ use crate::domain::{ApplicationId, Deadline, Error, Failure, MerchantId, Refusal
 
 /// The create-application transaction and where each of its items sits.
 pub struct CreateApplication {
-    pub transaction: Transaction,
+    pub(crate) transaction: Transaction,
     /// The merchant's application counter, conditioned on room under the limit.
     counter: Slot,
     /// The folded name's reservation, conditioned on the name being free.
@@ -37,7 +35,7 @@ impl Store {
     /// One transaction: count the application under the merchant's limit, reserve its folded
     /// name, write it, its empty keyring, its audit event and (with an idempotency key) the
     /// response it will be answered with.
-    pub fn create_application_transaction(
+    pub(crate) fn create_application_transaction(
         &self,
         caller: &Caller<'_>,
         new: &NewApplication,
@@ -323,11 +321,12 @@ impl Store {
 
 /// The items of the create-application transaction without an idempotency key: what the
 /// benchmark sends raw, as the floor of the operation's cost.
+#[cfg(feature = "test-util")]
 pub fn create_application_items(
     store: &Store,
     caller: &Caller<'_>,
     new: &NewApplication,
-) -> Result<Vec<TransactWriteItem>, Failure> {
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, Failure> {
     let created = Application::create(new, store.clock.now());
     let write = store.create_application_transaction(caller, new, &created, None)?;
     Ok(write.transaction.items().to_vec())

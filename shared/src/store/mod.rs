@@ -48,6 +48,7 @@ impl Store {
     }
 
     /// The clock that decides expiry (tests move it instead of sleeping).
+    #[cfg(feature = "test-util")]
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self

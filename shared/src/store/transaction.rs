@@ -74,7 +74,8 @@ impl Transaction {
     }
 
     /// The items, in slot order.
-    pub fn items(&self) -> &[TransactWriteItem] {
+    #[cfg(feature = "test-util")]
+    pub(crate) fn items(&self) -> &[TransactWriteItem] {
         &self.items
     }
 }
