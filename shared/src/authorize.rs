@@ -2,11 +2,13 @@
 //!
 //! Format checks come first and cost no I/O, so garbage and mistyped keys never reach DynamoDB.
 //! A well-formed key costs one HMAC and one strongly consistent GetItem of its lookup record.
+//! With the edge protection on, a call that did not come through the edge is denied first.
 
 use crate::domain::error::ErrorChain;
 use crate::domain::key::{KeyLookup, KeyStatus};
 use crate::domain::key_format::{check_format, KeyFormatError, KeyHash, KeyMode};
 use crate::domain::limits::LAST_USE_ACCURACY_SECONDS;
+use crate::domain::origin_lock::{self, OriginLock};
 use crate::domain::{Failure, KeyId, Timestamp};
 use crate::pepper::Pepper;
 use crate::store::Store;
@@ -17,8 +19,29 @@ pub enum Decision {
     Deny(DenyReason),
 }
 
+/// What the decision reads of a payment call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaymentCall<'a> {
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The edge's header ([`origin_lock::HEADER`]).
+    pub origin_secret: Option<&'a str>,
+}
+
+impl<'a> PaymentCall<'a> {
+    /// A call with just this `Authorization` header.
+    pub fn bearing(authorization: Option<&'a str>) -> Self {
+        Self {
+            authorization,
+            ..Self::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenyReason {
+    /// The edge protection is on, and the call did not come through it.
+    OriginNotVerified,
     MissingHeader,
     WrongScheme,
     Malformed(KeyFormatError),
@@ -32,6 +55,7 @@ impl DenyReason {
     /// A stable word for logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::OriginNotVerified => "origin_not_verified",
             Self::MissingHeader => "missing_header",
             Self::WrongScheme => "wrong_scheme",
             Self::Malformed(format) => format.reason(),
@@ -48,6 +72,7 @@ pub struct KeyVerifier {
     store: Store,
     pepper: Pepper,
     mode: KeyMode,
+    origin_lock: Option<OriginLock>,
     last_use: LastUseWrites,
 }
 
@@ -57,14 +82,24 @@ impl KeyVerifier {
             store,
             pepper,
             mode,
+            origin_lock: None,
             last_use: LastUseWrites::default(),
         }
     }
 
+    /// Denies every call without the edge's secret.
+    pub fn with_origin_lock(mut self, lock: Option<OriginLock>) -> Self {
+        self.origin_lock = lock;
+        self
+    }
+
     /// `Err` only when the answer cannot be known (DynamoDB failed): the caller must then fail
     /// closed, never allow.
-    pub async fn verify(&self, authorization: Option<&str>) -> Result<Decision, Failure> {
-        let key = match self.well_formed_key(authorization) {
+    pub async fn verify(&self, call: &PaymentCall<'_>) -> Result<Decision, Failure> {
+        if !origin_lock::admits(self.origin_lock.as_ref(), call.origin_secret) {
+            return Ok(Decision::Deny(DenyReason::OriginNotVerified));
+        }
+        let key = match self.well_formed_key(call.authorization) {
             Ok(key) => key,
             Err(reason) => return Ok(Decision::Deny(reason)),
         };

@@ -469,6 +469,19 @@ async fn a_cognito_access_token_is_matched_by_client_id_when_it_has_no_aud() {
     );
 }
 
+/// The same origins as the template's parameter (tests/api/deployment/safety.rs): https, or http
+/// to loopback only.
+#[test]
+fn the_gateway_takes_the_origins_the_template_takes() {
+    for list in api_tests::origins::ACCEPTED {
+        Cors::parse(list).unwrap_or_else(|why| panic!("{list:?} refused: {why}"));
+    }
+    for list in api_tests::origins::REFUSED {
+        let why = Cors::parse(list).expect_err(list);
+        assert!(why.contains("CORS_ALLOWED_ORIGINS"), "{why}");
+    }
+}
+
 #[tokio::test]
 async fn cors_preflights_are_answered_by_the_gateway_for_the_allowed_origins_only() {
     let t = TestApi::new().await;

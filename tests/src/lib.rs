@@ -16,6 +16,7 @@ pub mod cloudformation;
 pub mod concurrent;
 pub mod faults;
 pub mod openapi;
+pub mod origins;
 pub mod permissions;
 pub mod recorder;
 pub mod response;

@@ -1,8 +1,9 @@
 //! The payment-route authorizer: API Gateway HTTP API, payload format 2.0, simple response.
 //! Result caching must stay off: a cached allow would outlive a revocation.
 
-use appkeys::authorize::{Decision, KeyVerifier};
+use appkeys::authorize::{Decision, KeyVerifier, PaymentCall};
 use appkeys::domain::key_format::loggable_prefix;
+use appkeys::domain::origin_lock;
 use appkeys::lambda::FunctionError;
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
@@ -21,15 +22,22 @@ pub async fn handler(
     verifier: &KeyVerifier,
     event: LambdaEvent<Request>,
 ) -> Result<Response, FunctionError> {
-    let authorization = event
-        .payload
-        .headers
-        .get("authorization")
-        .and_then(|value| value.to_str().ok());
+    let header = |name: &str| {
+        event
+            .payload
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let authorization = header("authorization");
     let key_prefix = authorization
         .and_then(|h| h.split_once(' '))
         .and_then(|(_, token)| loggable_prefix(token));
-    let decision = match verifier.verify(authorization).await {
+    let call = PaymentCall {
+        authorization,
+        origin_secret: header(origin_lock::HEADER),
+    };
+    let decision = match verifier.verify(&call).await {
         Ok(decision) => decision,
         Err(err) => {
             let failure = FunctionError::from(err);

@@ -1,6 +1,6 @@
 use appkeys::authorize::KeyVerifier;
 use appkeys::lambda::sdk::{sdk_config, Budget};
-use appkeys::lambda::{at_start, pepper_from_env, telemetry, Config, State};
+use appkeys::lambda::{at_start, pepper_from_env, secrets, telemetry, Config, State};
 use lambda_runtime::{run, service_fn, Error};
 
 #[tokio::main]
@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config(Budget::AUTHORIZER).await;
     let pepper = pepper_from_env(&sdk).await?;
     let State { config, store } = State::new(config, &sdk);
-    let verifier = KeyVerifier::new(store, pepper, config.key_mode);
+    let verifier = KeyVerifier::new(store, pepper, config.key_mode)
+        .with_origin_lock(secrets::origin_lock_from_env(&sdk).await?);
     run(service_fn(|event| authorizer::handler(&verifier, event))).await
 }

@@ -1,6 +1,6 @@
 use appkeys::lambda::config::secret_scanning_keys_url;
 use appkeys::lambda::sdk::{sdk_config, Budget};
-use appkeys::lambda::{at_start, pepper_from_env, telemetry, Config, KeyIssuer, State};
+use appkeys::lambda::{at_start, pepper_from_env, secrets, telemetry, Config, KeyIssuer, State};
 use appkeys::secret_scanning::PublicKeys;
 use lambda_http::{run, service_fn, Error};
 use report_leaked_keys::Scanner;
@@ -17,7 +17,9 @@ async fn main() -> Result<(), Error> {
             state: State::new(config, &sdk),
             pepper,
         },
-        signing_keys: PublicKeys::new(&keys_url),
+        signing_keys: PublicKeys::new(&keys_url)
+            .with_token(secrets::GITHUB_TOKEN.from_env(&sdk).await?),
+        origin_lock: secrets::origin_lock_from_env(&sdk).await?,
     };
     run(service_fn(|request| {
         report_leaked_keys::handler(&scanner, request)

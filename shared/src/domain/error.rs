@@ -107,6 +107,9 @@ pub enum SignatureProblem {
     NotYetKnown { retry_after_secs: u64 },
     #[error("the signature does not verify")]
     Mismatch,
+    /// The edge protection is on, and the report did not come through it.
+    #[error("the report did not come through the edge")]
+    NotThroughEdge,
 }
 
 /// Something the service depends on could not answer. The inner error goes to the log, never to
@@ -126,7 +129,7 @@ pub enum Failure {
     /// The request's deadline passed before its work finished.
     #[error("the request did not finish before its deadline")]
     DeadlineExceeded,
-    /// GitHub's signing keys could not be fetched, and none is cached.
+    /// GitHub's signing keys could not be fetched, and none is cached (or trusted any longer).
     #[error("the secret-scanning signing keys could not be fetched")]
     SigningKeysUnavailable,
 }

@@ -11,6 +11,7 @@
 //!   which keys may verify.
 //! - [`key_format`]: what a full key looks like, and its checksum.
 //! - [`audit`], [`page`]: the audit trail and pages of lists.
+//! - [`origin_lock`]: the edge's shared secret, when calls must come through it.
 
 pub mod application;
 pub mod audit;
@@ -20,6 +21,7 @@ pub mod key;
 pub mod key_format;
 pub mod keyring;
 pub mod limits;
+pub mod origin_lock;
 pub mod page;
 pub mod text;
 pub mod time;

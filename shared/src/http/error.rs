@@ -84,7 +84,13 @@ fn refusal(refusal: &Refusal) -> Described {
             S::UNAUTHORIZED,
             "unauthorized",
             "Unauthorized",
-            format!("The report is signed with a key identifier this instance does not know, and its signing keys were fetched less than a minute ago (they are fetched again at most once a minute, in {retry_after_secs} s); nothing was revoked."),
+            format!("The report is signed with a key identifier this instance does not know, and it asked for the signing keys less than a minute ago (they are fetched again at most once a minute, in {retry_after_secs} s); nothing was revoked."),
+        ),
+        Refusal::BadSignature(SignatureProblem::NotThroughEdge) => described(
+            S::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "The report did not come through this deployment's edge; send it to the address registered with GitHub. Nothing was revoked.",
         ),
         Refusal::BadSignature(why) => described(
             S::UNAUTHORIZED,

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod deadline;
 pub mod sdk;
+pub mod secrets;
 pub mod startup;
 pub mod telemetry;
 

@@ -5,11 +5,20 @@
 //! `Github-Public-Key-Identifier` names the key. The keys are published at
 //! `SECRET_SCANNING_KEYS_URL` as `{"public_keys": [{"key_identifier", "key" (PEM), "is_current"}]}`
 //! (GitHub Docs, "Secret scanning partner program": "Implement signature verification in your
-//! secret alert service"). They are cached per instance; an identifier not in the cache fetches
-//! them again, at most once per [`REFETCH_INTERVAL`], so that random identifiers cannot make
-//! every request a fetch; within that interval an unknown identifier is refused (401, as the
-//! contract says) with a detail that says when the keys may be fetched again. Verification is aws-lc-rs's (`ECDSA_P256_SHA256_ASN1`), which takes the
-//! PEM's DER `SubjectPublicKeyInfo` as it is: no hand-written crypto.
+//! secret alert service"), fetched with a GitHub token when one is configured (GitHub limits
+//! anonymous calls per IP, and Lambda's egress IPs are shared). Verification is aws-lc-rs's
+//! (`ECDSA_P256_SHA256_ASN1`), which takes the PEM's DER `SubjectPublicKeyInfo` as it is.
+//!
+//! The keys are cached per instance, and fetched again:
+//! - for an identifier not in the cache, and once the cache is [`REFRESH_AFTER`] old, but never
+//!   more than once per [`REFETCH_INTERVAL`], whatever callers send: random identifiers cannot
+//!   make every request a fetch;
+//! - a failed fetch keeps the cached keys (a report signed with one still verifies; an unknown
+//!   identifier is 401, saying when the keys may be fetched again), so only an instance that
+//!   holds no keys answers 503; keys not fetched again within [`TRUSTED_FOR`] are dropped, so a
+//!   key GitHub withdraws stops being trusted within a day.
+//!
+//! A failed fetch is logged with a stable `reason` (`FETCH_FAILED`), which an alarm counts.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,14 +30,21 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::domain::error::SignatureProblem;
 use crate::domain::{Error, Failure, Refusal};
 
-/// The least time between two fetches of the keys.
+/// The least time between two fetches of the keys, whatever their outcome.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// Keys this old are fetched again on the next report.
+pub const REFRESH_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Keys not fetched again for this long are no longer trusted.
+pub const TRUSTED_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+/// The log message of a failed fetch; its `reason` field is one of [`FetchProblem::reason`]'s.
+pub const FETCH_FAILED: &str = "secret-scanning keys not fetched";
 /// One fetch, connection to last byte: a report waits for it.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// GitHub's document is a few kilobytes.
@@ -39,19 +55,41 @@ type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Byt
 /// The keys, as one instance knows them.
 pub struct PublicKeys {
     url: String,
+    /// A GitHub token for the fetch (`SECRET_SCANNING_TOKEN_SECRET_ID`); anonymous without one.
+    token: Option<SecretString>,
     /// Built at the first fetch: loading the system's roots can fail, and then that fetch fails
-    /// (503, nothing revoked) rather than the function's start.
+    /// (the cached keys still serve) rather than the function's start.
     client: std::sync::OnceLock<Result<HttpsClient, String>>,
-    refetch_interval: Duration,
+    timing: Timing,
     cache: tokio::sync::Mutex<Cache>,
+}
+
+/// How often the keys are fetched, and for how long they are trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub refetch_interval: Duration,
+    pub refresh_after: Duration,
+    pub trusted_for: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            refetch_interval: REFETCH_INTERVAL,
+            refresh_after: REFRESH_AFTER,
+            trusted_for: TRUSTED_FOR,
+        }
+    }
 }
 
 #[derive(Default)]
 struct Cache {
     /// Identifier → DER `SubjectPublicKeyInfo`.
     keys: HashMap<String, Vec<u8>>,
-    /// When the keys were last fetched, and whether that worked.
-    fetched: Option<(Instant, bool)>,
+    /// When `keys` were fetched.
+    fetched: Option<Instant>,
+    /// When a fetch was last tried, whatever came of it.
+    tried: Option<Instant>,
 }
 
 #[derive(Deserialize)]
@@ -65,37 +103,91 @@ struct PublishedKey {
     key: String,
 }
 
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+enum FetchProblem {
+    #[error("the system's trusted roots: {0}")]
+    NoTrustedRoots(String),
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("no answer within {FETCH_TIMEOUT:?}")]
+    Timeout,
+    #[error("status {0}")]
+    Status(u16),
+    #[error("body: {0}")]
+    Body(String),
+    #[error("document: {0}")]
+    Malformed(String),
+    #[error("the document holds no key")]
+    NoKeys,
+}
+
+impl FetchProblem {
+    /// Stable words for the log's `reason`, which the alarm's metric filter and the runbook use.
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::NoTrustedRoots(_) => "no_trusted_roots",
+            Self::Unreachable(_) => "unreachable",
+            Self::Timeout => "timeout",
+            Self::Status(401 | 403) => "refused",
+            Self::Status(429) => "rate_limited",
+            Self::Status(_) => "bad_status",
+            Self::Body(_) => "bad_body",
+            Self::Malformed(_) => "malformed_document",
+            Self::NoKeys => "no_keys",
+        }
+    }
+}
+
 impl PublicKeys {
     /// Keys from `url` (https; http only for a loopback test server, which the configuration
     /// checks), over the system's trusted roots.
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_owned(),
+            token: None,
             client: std::sync::OnceLock::new(),
-            refetch_interval: REFETCH_INTERVAL,
+            timing: Timing::default(),
             cache: tokio::sync::Mutex::default(),
         }
     }
 
-    fn client(&self) -> Result<&HttpsClient, String> {
+    /// Fetches with `Authorization: Bearer <token>`.
+    pub fn with_token(mut self, token: Option<SecretString>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// For tests, which cannot wait a minute or a day.
+    #[cfg(feature = "test-util")]
+    pub fn with_timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// For tests of rotation, which cannot wait a minute.
+    #[cfg(feature = "test-util")]
+    pub fn with_refetch_interval(self, interval: Duration) -> Self {
+        let timing = Timing {
+            refetch_interval: interval,
+            ..self.timing
+        };
+        self.with_timing(timing)
+    }
+
+    fn client(&self) -> Result<&HttpsClient, FetchProblem> {
         self.client
             .get_or_init(|| {
                 let https = hyper_rustls::HttpsConnectorBuilder::new()
                     .with_native_roots()
-                    .map_err(|err| format!("the system's trusted roots: {err}"))?
+                    .map_err(|err| err.to_string())?
                     .https_or_http()
                     .enable_http1()
                     .build();
                 Ok(Client::builder(TokioExecutor::new()).build(https))
             })
             .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    /// For tests of rotation, which cannot wait a minute.
-    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
-        self.refetch_interval = interval;
-        self
+            .map_err(|why| FetchProblem::NoTrustedRoots(why.clone()))
     }
 
     /// Whether `signature` (the header's base64) is the key `identifier`'s over `body`.
@@ -119,69 +211,91 @@ impl PublicKeys {
     }
 
     async fn key(&self, identifier: &str) -> Result<Vec<u8>, Error> {
+        let timing = self.timing;
         let mut cache = self.cache.lock().await;
+        if cache
+            .fetched
+            .is_some_and(|at| at.elapsed() >= timing.trusted_for)
+        {
+            cache.keys.clear();
+            cache.fetched = None;
+        }
+        let wanted = !cache.keys.contains_key(identifier)
+            || cache
+                .fetched
+                .is_none_or(|at| at.elapsed() >= timing.refresh_after);
+        let may_fetch = cache
+            .tried
+            .is_none_or(|at| at.elapsed() >= timing.refetch_interval);
+        let mut fetched_now = false;
+        if wanted && may_fetch {
+            cache.tried = Some(Instant::now());
+            match self.fetch().await {
+                // Keys GitHub no longer publishes go with the old set.
+                Ok(keys) => {
+                    tracing::info!(keys = keys.len(), "secret-scanning keys fetched");
+                    cache.keys = keys;
+                    cache.fetched = Some(Instant::now());
+                    fetched_now = true;
+                }
+                Err(problem) => tracing::warn!(
+                    reason = problem.reason(),
+                    detail = %problem,
+                    url = %self.url,
+                    cached = cache.keys.len(),
+                    "{FETCH_FAILED}"
+                ),
+            }
+        }
+        if cache.keys.is_empty() {
+            return Err(Failure::SigningKeysUnavailable.into());
+        }
         if let Some(key) = cache.keys.get(identifier) {
             return Ok(key.clone());
         }
-        let due = cache
-            .fetched
-            .is_none_or(|(at, _)| at.elapsed() >= self.refetch_interval);
-        if due {
-            let fetched = self.fetch().await;
-            cache.fetched = Some((Instant::now(), fetched.is_ok()));
-            match fetched {
-                // Keys GitHub no longer publishes are dropped with the old set.
-                Ok(keys) => cache.keys = keys,
-                Err(why) => {
-                    tracing::warn!(url = %self.url, why, "secret-scanning keys not fetched");
-                    return Err(Failure::SigningKeysUnavailable.into());
-                }
-            }
-        } else if let Some((at, worked)) = cache.fetched {
-            if !worked {
-                return Err(Failure::SigningKeysUnavailable.into());
-            }
-            let wait = self.refetch_interval.saturating_sub(at.elapsed());
-            return Err(Refusal::BadSignature(SignatureProblem::NotYetKnown {
-                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-            })
-            .into());
+        if fetched_now {
+            // Just fetched: an identifier GitHub does not publish is not GitHub's.
+            return Err(Refusal::BadSignature(SignatureProblem::UnknownKey).into());
         }
-        // Just fetched: an identifier GitHub does not publish is not GitHub's.
-        cache
-            .keys
-            .get(identifier)
-            .cloned()
-            .ok_or(Refusal::BadSignature(SignatureProblem::UnknownKey).into())
+        let since = cache.tried.map_or(Duration::ZERO, |at| at.elapsed());
+        let wait = timing.refetch_interval.saturating_sub(since);
+        Err(Refusal::BadSignature(SignatureProblem::NotYetKnown {
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        })
+        .into())
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, Vec<u8>>, String> {
-        let request = lambda_http::http::Request::get(&self.url)
+    async fn fetch(&self) -> Result<HashMap<String, Vec<u8>>, FetchProblem> {
+        let mut request = lambda_http::http::Request::get(&self.url)
             .header("accept", "application/json")
             // GitHub's REST API refuses requests without a User-Agent.
-            .header("user-agent", "appkeys-secret-scanning")
+            .header("user-agent", "appkeys-secret-scanning");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {}", token.expose_secret()));
+        }
+        let request = request
             .body(Empty::new())
-            .map_err(|err| format!("request: {err}"))?;
+            .map_err(|_| FetchProblem::Unreachable("the request could not be built".into()))?;
         let fetch = async {
             let response = self
                 .client()?
                 .request(request)
                 .await
-                .map_err(|err| format!("{err}"))?;
+                .map_err(|err| FetchProblem::Unreachable(err.to_string()))?;
             if !response.status().is_success() {
-                return Err(format!("status {}", response.status()));
+                return Err(FetchProblem::Status(response.status().as_u16()));
             }
             Limited::new(response.into_body(), KEYS_DOCUMENT_MAX_BYTES)
                 .collect()
                 .await
                 .map(|body| body.to_bytes())
-                .map_err(|err| format!("body: {err}"))
+                .map_err(|err| FetchProblem::Body(err.to_string()))
         };
         let body = tokio::time::timeout(FETCH_TIMEOUT, fetch)
             .await
-            .map_err(|_| format!("no answer within {FETCH_TIMEOUT:?}"))??;
-        let document: KeysDocument =
-            serde_json::from_slice(&body).map_err(|err| format!("document: {err}"))?;
+            .map_err(|_| FetchProblem::Timeout)??;
+        let document: KeysDocument = serde_json::from_slice(&body)
+            .map_err(|err| FetchProblem::Malformed(err.to_string()))?;
         let keys: HashMap<String, Vec<u8>> = document
             .public_keys
             .into_iter()
@@ -194,7 +308,7 @@ impl PublicKeys {
             })
             .collect();
         if keys.is_empty() {
-            return Err("the document holds no key".into());
+            return Err(FetchProblem::NoKeys);
         }
         Ok(keys)
     }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use api_tests::TestApi;
+use appkeys::authorize::PaymentCall;
 use appkeys::lambda::sdk::Budget;
 use appkeys::store::items::lookup_record;
 use devkit::counter::RequestCounter;
@@ -74,7 +75,9 @@ pub async fn verify_vs_floor(
     let started = Instant::now();
     for _ in 0..rounds {
         let decision = verifier
-            .verify(Some(std::hint::black_box(&garbage_header)))
+            .verify(&PaymentCall::bearing(Some(std::hint::black_box(
+                &garbage_header,
+            ))))
             .await
             .unwrap();
         std::hint::black_box(decision);

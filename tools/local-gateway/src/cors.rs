@@ -19,6 +19,7 @@ pub struct Cors {
 }
 
 impl Cors {
+    /// Origins already checked (tests).
     pub fn new<S: Into<String>>(origins: impl IntoIterator<Item = S>) -> Self {
         Self {
             allowed_origins: origins
@@ -29,11 +30,26 @@ impl Cors {
         }
     }
 
-    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins, like the template's parameter. Unset or
-    /// empty: no CORS.
-    pub fn from_env() -> Self {
-        let origins = std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_default();
-        Self::new(origins.split(',').map(str::trim))
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins, as the template's `CorsAllowedOrigins`
+    /// takes them. Unset or empty: no CORS.
+    pub fn from_env() -> Result<Self, String> {
+        Self::parse(&std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_default())
+    }
+
+    /// Each origin `https://host[:port]`; `http://` only for loopback (a dashboard in
+    /// development), since a page served over http can be rewritten by anyone on its path and
+    /// would then call the API with the merchant's token.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        if list.is_empty() {
+            return Ok(Self::default());
+        }
+        let origins: Vec<&str> = list.split(',').collect();
+        if let Some(bad) = origins.iter().find(|origin| !is_allowed_origin(origin)) {
+            return Err(format!(
+                "CORS_ALLOWED_ORIGINS: {bad:?} is not an origin this API accepts: https://host[:port], or http:// for localhost, 127.0.0.1 or [::1] only, comma-separated without spaces"
+            ));
+        }
+        Ok(Self::new(origins))
     }
 
     /// The methods of the management routes: the template's `allowMethods`.
@@ -95,6 +111,31 @@ impl Cors {
             &EXPOSE_HEADERS.join(","),
         );
     }
+}
+
+fn is_allowed_origin(origin: &str) -> bool {
+    let (host, loopback_only) = if let Some(rest) = origin.strip_prefix("https://") {
+        (rest, false)
+    } else if let Some(rest) = origin.strip_prefix("http://") {
+        (rest, true)
+    } else {
+        return false;
+    };
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && !port.contains(']') => (name, Some(port)),
+        _ => (host, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = if loopback_only {
+        matches!(name, "localhost" | "127.0.0.1" | "[::1]")
+    } else {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    };
+    port_ok && name_ok
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use appkeys::authorize::KeyVerifier;
+use appkeys::domain::origin_lock::OriginLock;
 use appkeys::lambda::config::KEYS_URL_DEFAULT;
 use appkeys::lambda::{FunctionError, KeyIssuer, State};
 use appkeys::pepper::Pepper;
@@ -29,6 +30,7 @@ impl Functions {
         let scanner = Arc::new(Scanner {
             keys: issuer.clone(),
             signing_keys: PublicKeys::new(KEYS_URL_DEFAULT),
+            origin_lock: None,
         });
         Self {
             issuer,
@@ -43,11 +45,20 @@ impl Functions {
 
     /// Leaked-key reports checked against the keys at `url` (`SECRET_SCANNING_KEYS_URL`).
     pub fn with_signing_keys(mut self, signing_keys: PublicKeys) -> Self {
-        self.scanner = Arc::new(Scanner {
-            keys: self.issuer.clone(),
-            signing_keys,
-        });
+        self.scanner_mut().signing_keys = signing_keys;
         self
+    }
+
+    /// The edge protection on: the authorizer and the report function require its secret.
+    pub fn with_origin_lock(mut self, lock: Option<OriginLock>) -> Self {
+        self.verifier = self.verifier.with_origin_lock(lock.clone());
+        self.scanner_mut().origin_lock = lock;
+        self
+    }
+
+    /// The report function while the set-up still holds it alone.
+    fn scanner_mut(&mut self) -> &mut Scanner {
+        Arc::get_mut(&mut self.scanner).expect("the functions are configured before they serve")
     }
 
     /// Runs the named HTTP function on an API Gateway payload-2.0 request. Each handler's future

@@ -14,11 +14,18 @@ pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
     let keys_url =
         appkeys::lambda::config::secret_scanning_keys_url(|name| std::env::var(name).ok())?;
     let functions = Functions::new(appkeys::lambda::State::new(config, &sdk), pepper)
-        .with_signing_keys(appkeys::secret_scanning::PublicKeys::new(&keys_url));
+        .with_signing_keys(
+            appkeys::secret_scanning::PublicKeys::new(&keys_url).with_token(
+                appkeys::lambda::secrets::GITHUB_TOKEN
+                    .from_env(&sdk)
+                    .await?,
+            ),
+        )
+        .with_origin_lock(appkeys::lambda::secrets::origin_lock_from_env(&sdk).await?);
     Ok(Gateway {
         functions,
         jwt: JwtSettings::from_env(),
-        cors: Cors::from_env(),
+        cors: Cors::from_env()?,
     })
 }
 

@@ -101,10 +101,15 @@ fn pem(label: &str, der: &[u8]) -> String {
 #[derive(Default)]
 pub struct KeysState {
     pub document: Value,
-    /// When false, it answers 503, as an unreachable key service would be to the function.
+    /// When true, it answers 503, as an unreachable key service would be to the function.
     pub down: bool,
+    /// After this many fetches it answers 403 "rate limit exceeded", as GitHub does to an
+    /// address or token past its limit.
+    pub refuse_after: Option<usize>,
     /// How many times the document was asked for.
     pub fetches: usize,
+    /// Each fetch's `Authorization` header, if it had one.
+    pub authorizations: Vec<Option<String>>,
 }
 
 /// Serves a keys document on a loopback port until the task is dropped.
@@ -128,10 +133,19 @@ impl KeysServer {
             while let Ok((stream, _)) = listener.accept().await {
                 let state = serving.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |_request| {
-                        let state = state.clone();
-                        async move { Ok::<_, std::convert::Infallible>(answer(&state)) }
-                    });
+                    let service = hyper::service::service_fn(
+                        move |request: hyper::Request<hyper::body::Incoming>| {
+                            let state = state.clone();
+                            let authorization = request
+                                .headers()
+                                .get("authorization")
+                                .and_then(|value| value.to_str().ok())
+                                .map(str::to_owned);
+                            async move {
+                                Ok::<_, std::convert::Infallible>(answer(&state, authorization))
+                            }
+                        },
+                    );
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -152,16 +166,36 @@ impl KeysServer {
         self.state.lock().expect("keys state").down = down;
     }
 
+    /// From now on, refuses every fetch after the `n`th (counting those already made).
+    pub fn refuse_after(&self, n: usize) {
+        self.state.lock().expect("keys state").refuse_after = Some(n);
+    }
+
     pub fn fetches(&self) -> usize {
         self.state.lock().expect("keys state").fetches
     }
+
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.state
+            .lock()
+            .expect("keys state")
+            .authorizations
+            .clone()
+    }
 }
 
-fn answer(state: &Mutex<KeysState>) -> Response<Full<Bytes>> {
+fn answer(state: &Mutex<KeysState>, authorization: Option<String>) -> Response<Full<Bytes>> {
     let mut state = state.lock().expect("keys state");
     state.fetches += 1;
+    state.authorizations.push(authorization);
+    let refused = state.refuse_after.is_some_and(|n| state.fetches > n);
     let (status, body) = if state.down {
         (StatusCode::SERVICE_UNAVAILABLE, "{}".to_owned())
+    } else if refused {
+        (
+            StatusCode::FORBIDDEN,
+            json!({"message": "API rate limit exceeded"}).to_string(),
+        )
     } else {
         (StatusCode::OK, state.document.to_string())
     };

@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use appkeys::authorize::{Decision, DenyReason, KeyVerifier};
+use appkeys::authorize::{Decision, DenyReason, KeyVerifier, PaymentCall};
 use appkeys::domain::key_format::{check_format, FullKey, KeyMode};
 use appkeys::domain::limits::Limits;
 use appkeys::pepper::Pepper;
@@ -82,12 +82,15 @@ fn rejecting_a_malformed_key_allocates_nothing_and_needs_no_database() {
     let jwt = "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig";
     for header in [header.as_str(), jwt, "Basic abc", ""] {
         let mut decision = None;
-        let count =
-            allocations_during(|| decision = Some(poll_once(verifier.verify(Some(header)))));
+        let count = allocations_during(|| {
+            decision = Some(poll_once(
+                verifier.verify(&PaymentCall::bearing(Some(header))),
+            ))
+        });
         assert!(matches!(decision, Some(Decision::Deny(_))), "{header}");
         assert_eq!(count, 0, "{header:?} allocated");
     }
-    let decision = poll_once(verifier.verify(Some(&header)));
+    let decision = poll_once(verifier.verify(&PaymentCall::bearing(Some(&header))));
     assert_eq!(
         decision,
         Decision::Deny(DenyReason::Malformed(
