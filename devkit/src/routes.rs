@@ -196,6 +196,12 @@ pub const ROUTES: &[Route] = &[
         guard: Guard::Jwt,
     },
     Route {
+        method: "PATCH",
+        path: "/api/v1/applications/{id}/api-keys/{keyId}",
+        function: "update-api-key",
+        guard: Guard::Jwt,
+    },
+    Route {
         method: "POST",
         path: "/api/v1/applications/{id}/api-keys/{keyId}/roll",
         function: "roll-api-key",

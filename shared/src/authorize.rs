@@ -2,13 +2,15 @@
 //!
 //! Format checks come first and cost no I/O, so garbage and mistyped keys never reach DynamoDB.
 //! A well-formed key costs one HMAC and one strongly consistent GetItem of its lookup record.
-//! With the edge protection on, a call that did not come through the edge is denied first.
+//! With the edge protection on, a call that did not come through the edge is denied first. A
+//! restricted key's permissions are on its lookup record: the same read decides them.
 
 use crate::domain::error::ErrorChain;
 use crate::domain::key::{KeyLookup, KeyStatus};
 use crate::domain::key_format::{check_format, KeyFormatError, KeyHash, KeyMode};
 use crate::domain::limits::LAST_USE_ACCURACY_SECONDS;
 use crate::domain::origin_lock::{self, OriginLock};
+use crate::domain::permissions::{self, PaymentResources};
 use crate::domain::{Failure, KeyId, Timestamp};
 use crate::pepper::Pepper;
 use crate::store::Store;
@@ -20,20 +22,26 @@ pub enum Decision {
 }
 
 /// What the decision reads of a payment call.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct PaymentCall<'a> {
     /// The `Authorization` header.
     pub authorization: Option<&'a str>,
     /// The edge's header ([`origin_lock::HEADER`]).
     pub origin_secret: Option<&'a str>,
+    /// The HTTP method, as the client sent it.
+    pub method: &'a str,
+    /// The path as the client sent it (API Gateway's `rawPath`).
+    pub raw_path: &'a str,
 }
 
 impl<'a> PaymentCall<'a> {
-    /// A call with just this `Authorization` header.
+    /// A `GET /api/v1/payments/charges` with just this `Authorization` header.
     pub fn bearing(authorization: Option<&'a str>) -> Self {
         Self {
             authorization,
-            ..Self::default()
+            origin_secret: None,
+            method: "GET",
+            raw_path: "/api/v1/payments/charges",
         }
     }
 }
@@ -49,6 +57,8 @@ pub enum DenyReason {
     RevokedKey,
     ExpiredKey,
     ApplicationDisabled,
+    /// A restricted key, on a call its permissions do not cover.
+    InsufficientPermission,
 }
 
 impl DenyReason {
@@ -63,6 +73,7 @@ impl DenyReason {
             Self::RevokedKey => "revoked_key",
             Self::ExpiredKey => "expired_key",
             Self::ApplicationDisabled => "application_disabled",
+            Self::InsufficientPermission => "insufficient_permission",
         }
     }
 }
@@ -72,16 +83,18 @@ pub struct KeyVerifier {
     store: Store,
     pepper: Pepper,
     mode: KeyMode,
+    resources: PaymentResources,
     origin_lock: Option<OriginLock>,
     last_use: LastUseWrites,
 }
 
 impl KeyVerifier {
-    pub fn new(store: Store, pepper: Pepper, mode: KeyMode) -> Self {
+    pub fn new(store: Store, pepper: Pepper, mode: KeyMode, resources: PaymentResources) -> Self {
         Self {
             store,
             pepper,
             mode,
+            resources,
             origin_lock: None,
             last_use: LastUseWrites::default(),
         }
@@ -114,6 +127,16 @@ impl KeyVerifier {
             KeyStatus::Expired => Decision::Deny(DenyReason::ExpiredKey),
             KeyStatus::Active if !lookup.application_enabled => {
                 Decision::Deny(DenyReason::ApplicationDisabled)
+            }
+            KeyStatus::Active
+                if !permissions::allows(
+                    lookup.permissions.as_deref(),
+                    &self.resources,
+                    call.method,
+                    call.raw_path,
+                ) =>
+            {
+                Decision::Deny(DenyReason::InsufficientPermission)
             }
             KeyStatus::Active => {
                 if lookup.last_use_is_due(now) && self.last_use.claim(lookup.key_id, now) {

@@ -33,7 +33,7 @@ async fn an_active_key_of_an_enabled_application_is_allowed_with_its_context() {
     assert!(response.is_authorized);
     assert_eq!(
         response.context,
-        json!({"merchantId": MERCHANT, "applicationId": app, "keyId": key_id})
+        json!({"merchantId": MERCHANT, "applicationId": app, "keyId": key_id, "permissions": "*"})
     );
     assert_eq!(
         counter.count(),
@@ -368,7 +368,7 @@ async fn verifier_at(endpoint: &str, t: &TestApi) -> KeyVerifier {
         "any-table",
         Limits::default(),
     );
-    KeyVerifier::new(store, t.pepper.clone(), KeyMode::Live)
+    KeyVerifier::new(store, t.pepper.clone(), KeyMode::Live, Default::default())
 }
 
 const FAIL_CLOSED_BOUND: Duration = Duration::from_millis(2500);

@@ -54,6 +54,7 @@ fn valid_call(route: &devkit::routes::Route, signer: &Signer) -> Call {
         "create-api-key" => Some(json!({"description": "checkout"})),
         "set-application-status" => Some(json!({"isEnabled": false})),
         "roll-api-key" => Some(json!({"expiresInSeconds": 3600})),
+        "update-api-key" => Some(json!({"permissions": ["charges:read"]})),
         // get-application, list-events and revoke-api-key take no body.
         _ => None,
     };
@@ -96,6 +97,7 @@ async fn a_handler_out_of_time_answers_503_before_lambda_stops_it() {
         merchant_claim: "merchant_id".into(),
         limits: Default::default(),
         key_mode: appkeys::domain::key_format::KeyMode::Live,
+        payment_resources: Default::default(),
     };
     let api = State {
         store: Store::new(client, &config.table_name, config.limits),

@@ -63,7 +63,7 @@ async fn the_guide_end_to_end_over_http() {
     assert_eq!(paid.status, 200, "{}", paid.body);
     assert_eq!(
         paid.json["authorizer"],
-        json!({"merchantId": MERCHANT, "applicationId": app, "keyId": key_id})
+        json!({"merchantId": MERCHANT, "applicationId": app, "keyId": key_id, "permissions": "*"})
     );
     assert_eq!(paid.json["path"], "/api/v1/payments/ping");
 
@@ -361,9 +361,9 @@ async fn management_routes_require_the_read_or_write_scope_like_the_template() {
     let scp_read = claims(json!({"scp": ["applications:read"]}));
     let scp_string_write = claims(json!({"scp": "openid applications:write"}));
     let calls = management_calls(&base, &app);
-    // Eight: the five of the guide, getApplication, rollApiKey and listEvents. (The leaked-key
-    // report route takes no JWT: it is not a management route.)
-    assert_eq!(calls.len(), 8, "every management route is exercised");
+    // Nine: the five of the guide, getApplication, rollApiKey, updateApiKey and listEvents. (The
+    // leaked-key report route takes no JWT: it is not a management route.)
+    assert_eq!(calls.len(), 9, "every management route is exercised");
     for (method, url) in &calls {
         let reading = *method == "GET";
         assert!(

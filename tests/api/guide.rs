@@ -48,23 +48,24 @@ expect() {
     script
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_guides_examples_answer_as_documented() {
-    let guide = std::fs::read_to_string(
+fn the_guide() -> String {
+    std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/guide.md"),
     )
-    .unwrap();
-    let script = script(&guide);
-    let checks = script.matches("\nexpect ").count();
-    assert!(checks >= 20, "{checks} documented statuses");
+    .unwrap()
+}
+
+/// Runs `guide`'s examples with bash against a local gateway on a fresh table: whether bash
+/// succeeded, and its log (a line per check).
+async fn run(guide: &str) -> (bool, String) {
+    let script = script(guide);
     let t = TestApi::new().await;
     let (base, jwt) = t.spawn_gateway().await;
     let token = jwt.issue(MERCHANT, 3600);
-    let run = script.clone();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("bash")
             .arg("-c")
-            .arg(run)
+            .arg(script)
             .env("BASE", base)
             .env("TOKEN", token)
             .output()
@@ -72,20 +73,56 @@ async fn the_guides_examples_answer_as_documented() {
     })
     .await
     .unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{log}");
-    assert_eq!(log.matches(": documented").count(), 0, "{log}");
-    assert_eq!(
-        log.lines()
-            .filter(|l| l.starts_with("docs/guide.md:"))
-            .count(),
-        checks,
-        "{log}"
-    );
+    drop(t);
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), log)
 }
 
-#[test]
-fn a_changed_status_in_the_guide_is_caught() {
+/// The log's lines that are checks of the guide.
+fn checks_in(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.starts_with("docs/guide.md:"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guides_examples_answer_as_documented() {
+    let guide = the_guide();
+    let checks = script(&guide).matches("\nexpect ").count();
+    assert!(checks >= 20, "{checks} documented statuses");
+    let (success, log) = run(&guide).await;
+    assert!(success, "{log}");
+    assert_eq!(log.matches(": documented").count(), 0, "{log}");
+    assert_eq!(checks_in(&log), checks, "{log}");
+}
+
+/// The check itself: the guide with one documented status changed (the name taken again, 409,
+/// said to be 201) is run against the gateway, and fails at that line, naming both statuses.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_status_in_the_guide_is_caught() {
     let script = script("```sh\ncurl -s \"$BASE/x\"\n# → 418 I'm a teapot\n```\n");
     assert!(script.contains("expect 418 3\n"), "{script}");
+
+    let guide = the_guide();
+    let statuses: Vec<usize> = guide
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with("# → "))
+        .map(|(number, _)| number)
+        .collect();
+    let changed_at = statuses[1];
+    let mut lines: Vec<&str> = guide.lines().collect();
+    assert_eq!(lines[changed_at], "# → 409", "the name taken again");
+    lines[changed_at] = "# → 201";
+    let (success, log) = run(&lines.join("\n")).await;
+    assert!(!success, "{log}");
+    let line = changed_at + 1;
+    assert!(
+        log.contains(&format!(
+            "docs/guide.md:{line}: documented 201, answered 409"
+        )),
+        "{log}"
+    );
+    // The check before it passed, and nothing after it ran.
+    assert_eq!(checks_in(&log), 2, "{log}");
 }

@@ -58,7 +58,7 @@ async fn one_application_is_its_create_shape_plus_its_keys_and_only_its_owner_se
     expected["apiKeys"] = json!([{
         "id": key.json["id"], "keyPrefix": key.json["keyPrefix"], "description": "checkout",
         "status": "active", "createdAt": key.json["createdAt"], "expiresAt": null,
-        "lastUsedAt": null, "revokedAt": null,
+        "lastUsedAt": null, "revokedAt": null, "permissions": null,
     }]);
     assert_eq!(found.json, expected);
     assert!(!found.body.contains("fullKey") && !found.body.contains(&key.text("fullKey")));
@@ -503,6 +503,7 @@ async fn every_listed_key_shows_when_it_expires_was_last_used_and_was_revoked() 
             "id",
             "keyPrefix",
             "lastUsedAt",
+            "permissions",
             "revokedAt",
             "status"
         ]

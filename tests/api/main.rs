@@ -26,5 +26,6 @@ mod openapi;
 mod pepper_and_logs;
 mod permissions;
 mod real_aws_opt_in;
+mod restricted_keys;
 mod routes_and_events;
 mod signing_keys;

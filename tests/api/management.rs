@@ -176,7 +176,8 @@ async fn create_key_answers_201_no_store_and_the_documented_key_format() {
             "expiresAt",
             "fullKey",
             "id",
-            "keyPrefix"
+            "keyPrefix",
+            "permissions"
         ]
     );
 
@@ -454,6 +455,7 @@ async fn list_with_api_keys_shows_every_key_newest_first_without_secrets() {
             "id",
             "keyPrefix",
             "lastUsedAt",
+            "permissions",
             "revokedAt",
             "status"
         ]

@@ -3,7 +3,8 @@ docs/openapi.yaml, against the local gateway (scripts/clients runs it):
 create an application, the same name again (409), create a key, pay with it, list with keys,
 get the application, roll the key with a grace window (both keys pay), roll it again (400),
 create a key with an Idempotency-Key twice (the retry gets the same key, marked replayed),
-disable (the keys are refused), revoke (204), revoke again (400), then list the application's
+create a key restricted to reading charges (it reads charges, is refused on refunds, is widened
+by PATCH and then reads refunds), disable (the keys are refused), revoke (204), revoke again (400), then list the application's
 audit events, page by page: one per change, newest first.
 
 Environment: CLIENT_PATH (where the generated package is), CLIENT_BASE (the gateway's URL),
@@ -17,7 +18,12 @@ import uuid
 sys.path.insert(0, os.environ["CLIENT_PATH"])
 
 from appkeys_client import AuthenticatedClient  # noqa: E402
-from appkeys_client.api.api_keys import create_api_key, revoke_api_key, roll_api_key  # noqa: E402
+from appkeys_client.api.api_keys import (  # noqa: E402
+    create_api_key,
+    revoke_api_key,
+    roll_api_key,
+    update_api_key,
+)
 from appkeys_client.api.applications import (  # noqa: E402
     create_application,
     get_application,
@@ -27,6 +33,7 @@ from appkeys_client.api.applications import (  # noqa: E402
 from appkeys_client.api.events import list_events  # noqa: E402
 from appkeys_client.api.payments import payments_get  # noqa: E402
 from appkeys_client.models import (  # noqa: E402
+    ApiKeySummary,
     ApplicationFields,
     ApplicationPage,
     ApplicationWithKeys,
@@ -34,6 +41,7 @@ from appkeys_client.models import (  # noqa: E402
     EventPage,
     EventType,
     GatewayMessage,
+    KeyChange,
     ListApplicationsInclude,
     NewApiKey,
     NewApplication,
@@ -167,6 +175,39 @@ def main():
     if (first.headers.get("idempotent-replayed"), retried.headers.get("idempotent-replayed")) != (None, "true"):
         sys.exit(f"FAIL retry: Idempotent-Replayed {first.headers} / {retried.headers}")
 
+    # A key that may only read charges: refused on refunds until a PATCH widens it.
+    reader = step(
+        "create a key restricted to reading charges",
+        create_api_key.sync_detailed(
+            app.id,
+            client=merchant,
+            body=NewApiKey(description="Nightly reporting", permissions=["charges:read"]),
+        ),
+        201,
+        CreatedApiKeyFields,
+    )
+    if reader.permissions != ["charges:read"]:
+        sys.exit(f"FAIL restricted key: {reader.permissions}")
+    reading = AuthenticatedClient(base_url=base, token=reader.full_key)
+    read = step("read charges with it", payments_get.sync_detailed("charges", client=reading), 200, PaymentsEcho)
+    if read.authorizer.permissions != "charges:read":
+        sys.exit(f"FAIL read charges: the backend was told {read.authorizer.permissions}")
+    step("read refunds with it", payments_get.sync_detailed("refunds", client=reading), 403, GatewayMessage)
+    widened = step(
+        "widen it to refunds",
+        update_api_key.sync_detailed(
+            app.id,
+            reader.id,
+            client=merchant,
+            body=KeyChange(permissions=["refunds:read", "charges:read"]),
+        ),
+        200,
+        ApiKeySummary,
+    )
+    if widened.permissions != ["charges:read", "refunds:read"]:
+        sys.exit(f"FAIL widen: {widened.permissions}")
+    step("read refunds after the change", payments_get.sync_detailed("refunds", client=reading), 200, PaymentsEcho)
+
     disabled = step(
         "disable",
         set_application_status.sync_detailed(
@@ -210,6 +251,8 @@ def main():
     expected = [
         (str(EventType.API_KEY_REVOKED), key.id),
         (str(EventType.APPLICATION_DISABLED), None),
+        (str(EventType.API_KEY_UPDATED), reader.id),
+        (str(EventType.API_KEY_CREATED), reader.id),
         (str(EventType.API_KEY_CREATED), created_once.id),
         (str(EventType.API_KEY_ROLLED), key.id),
         (str(EventType.API_KEY_CREATED), key.id),
@@ -217,8 +260,8 @@ def main():
     ]
     if kinds != expected:
         sys.exit(f"FAIL list the events: {kinds}")
-    if events[3].new_key.id != rolled.id:
-        sys.exit(f"FAIL list the events: the roll's new key is {events[3].new_key}")
+    if events[5].new_key.id != rolled.id:
+        sys.exit(f"FAIL list the events: the roll's new key is {events[5].new_key}")
     if {e.actor.merchant_id for e in events} != {os.environ["CLIENT_MERCHANT"]}:
         sys.exit(f"FAIL list the events: actors {[e.actor for e in events]}")
     print("the guide's flow passed through the generated client")

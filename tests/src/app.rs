@@ -66,6 +66,7 @@ impl TestApi {
             merchant_claim: "merchant_id".into(),
             limits,
             key_mode: KeyMode::Live,
+            payment_resources: Default::default(),
         };
         let clock = AdjustableClock::default();
         let mut state = State::new(config, &sdk);
@@ -133,7 +134,12 @@ impl TestApi {
 
     /// The authorizer's verifier over `store`, with this test's pepper.
     pub fn verifier_over(&self, store: Store) -> KeyVerifier {
-        KeyVerifier::new(store, self.pepper.clone(), self.state.config.key_mode)
+        KeyVerifier::new(
+            store,
+            self.pepper.clone(),
+            self.state.config.key_mode,
+            self.state.config.payment_resources.clone(),
+        )
     }
 
     /// The authorizer's verifier over this test's table, its requests counted by `counter`.

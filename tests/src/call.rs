@@ -110,6 +110,17 @@ impl Call {
         .body(body.to_string())
     }
 
+    pub fn update_key(app: &str, key: &str, body: Value) -> Self {
+        Self::new(
+            "PATCH",
+            "/api/v1/applications/{id}/api-keys/{keyId}",
+            format!("/api/v1/applications/{app}/api-keys/{key}"),
+        )
+        .param("id", app)
+        .param("keyId", key)
+        .body(body.to_string())
+    }
+
     pub fn revoke_key(app: &str, key: &str) -> Self {
         Self::new(
             "DELETE",

@@ -41,6 +41,7 @@ pub fn generated_key(pepper: &Pepper, description: &str) -> (FullKey, NewKey) {
         key_prefix: full_key.display_prefix().to_owned(),
         hash: pepper.hash(full_key.expose_secret()),
         expires_at: None,
+        permissions: appkeys::domain::permissions::Permissions::Unrestricted,
     };
     (full_key, new)
 }

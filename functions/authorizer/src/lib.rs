@@ -4,6 +4,7 @@
 use appkeys::authorize::{Decision, KeyVerifier, PaymentCall};
 use appkeys::domain::key_format::loggable_prefix;
 use appkeys::domain::origin_lock;
+use appkeys::domain::permissions;
 use appkeys::lambda::FunctionError;
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
@@ -36,6 +37,8 @@ pub async fn handler(
     let call = PaymentCall {
         authorization,
         origin_secret: header(origin_lock::HEADER),
+        method: event.payload.request_context.http.method.as_str(),
+        raw_path: event.payload.raw_path.as_deref().unwrap_or_default(),
     };
     let decision = match verifier.verify(&call).await {
         Ok(decision) => decision,
@@ -60,6 +63,7 @@ pub async fn handler(
                 "merchantId": lookup.merchant_id,
                 "applicationId": lookup.application_id,
                 "keyId": lookup.key_id,
+                "permissions": permissions::context_value(lookup.permissions.as_deref()),
             });
         }
         Decision::Deny(reason) => {

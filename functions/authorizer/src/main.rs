@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config(Budget::AUTHORIZER).await;
     let pepper = pepper_from_env(&sdk).await?;
     let State { config, store } = State::new(config, &sdk);
-    let verifier = KeyVerifier::new(store, pepper, config.key_mode)
+    let verifier = KeyVerifier::new(store, pepper, config.key_mode, config.payment_resources)
         .with_origin_lock(secrets::origin_lock_from_env(&sdk).await?);
     run(service_fn(|event| authorizer::handler(&verifier, event))).await
 }

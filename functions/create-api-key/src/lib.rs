@@ -29,7 +29,11 @@ impl Post for CreateKey<'_> {
         now: Timestamp,
     ) -> Result<Self::Input, Refusal> {
         let application = call.application_id()?;
-        let request = body::new_api_key(body.object()?, now)?;
+        let request = body::new_api_key(
+            body.object()?,
+            now,
+            &self.issuer.state.config.payment_resources,
+        )?;
         let hash = self.issuer.pepper.hash(self.full_key.expose_secret());
         Ok((application, NewKey::new(request, &self.full_key, hash)))
     }

@@ -29,10 +29,13 @@ impl Post for RollKey<'_> {
         _: Timestamp,
     ) -> Result<Self::Input, Refusal> {
         let (application, key) = (call.application_id()?, call.key_id()?);
+        let (grace_seconds, permissions) =
+            body::roll_request(body.object()?, &self.issuer.state.config.payment_resources)?;
         let roll = Roll {
-            grace_seconds: body::roll_request(body.object()?)?,
+            grace_seconds,
             key_prefix: self.full_key.display_prefix().to_owned(),
             hash: self.issuer.pepper.hash(self.full_key.expose_secret()),
+            permissions,
         };
         Ok((application, key, roll))
     }

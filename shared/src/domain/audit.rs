@@ -5,6 +5,8 @@
 use serde::Serialize;
 
 use super::ids::{ApplicationId, EventId, KeyId, MerchantId};
+use super::permissions::Permissions;
+use super::text::Description;
 use super::time::Timestamp;
 
 /// What happened.
@@ -22,16 +24,19 @@ pub enum EventType {
     ApiKeyRolled,
     #[serde(rename = "api_key.revoked")]
     ApiKeyRevoked,
+    #[serde(rename = "api_key.updated")]
+    ApiKeyUpdated,
 }
 
 impl EventType {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::ApplicationCreated,
         Self::ApplicationDisabled,
         Self::ApplicationEnabled,
         Self::ApiKeyCreated,
         Self::ApiKeyRolled,
         Self::ApiKeyRevoked,
+        Self::ApiKeyUpdated,
     ];
 
     /// The stable name: the event's `type` and its EventBridge detail-type.
@@ -43,6 +48,7 @@ impl EventType {
             Self::ApiKeyCreated => "api_key.created",
             Self::ApiKeyRolled => "api_key.rolled",
             Self::ApiKeyRevoked => "api_key.revoked",
+            Self::ApiKeyUpdated => "api_key.updated",
         }
     }
 
@@ -104,6 +110,19 @@ pub struct AuditEvent {
     /// A revocation prompted by a leaked-key report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<LeakReport>,
+    /// `api_key.updated`: the key's permissions before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Change<Permissions>>,
+    /// `api_key.updated` that changed the description: before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Change<Description>>,
+}
+
+/// A value before and after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change<T> {
+    pub old: T,
+    pub new: T,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -134,6 +153,10 @@ pub struct Subject<'a> {
     pub kind: EventType,
     pub key: Option<(KeyId, &'a str)>,
     pub new_key: Option<(KeyId, &'a str)>,
+    /// A key's permissions, before and after.
+    pub permissions: Option<(&'a Permissions, &'a Permissions)>,
+    /// A key's description, before and after, when it changed.
+    pub description: Option<(&'a Description, &'a Description)>,
 }
 
 impl<'a> Subject<'a> {
@@ -142,6 +165,8 @@ impl<'a> Subject<'a> {
             kind,
             key: None,
             new_key: None,
+            permissions: None,
+            description: None,
         }
     }
 
@@ -150,6 +175,8 @@ impl<'a> Subject<'a> {
             kind,
             key: Some((key, prefix)),
             new_key: None,
+            permissions: None,
+            description: None,
         }
     }
 
@@ -159,6 +186,23 @@ impl<'a> Subject<'a> {
             kind: EventType::ApiKeyRolled,
             key: Some(old),
             new_key: Some(new),
+            permissions: None,
+            description: None,
+        }
+    }
+
+    /// A key's permissions or description changed.
+    pub fn update(
+        key: (KeyId, &'a str),
+        permissions: (&'a Permissions, &'a Permissions),
+        description: Option<(&'a Description, &'a Description)>,
+    ) -> Self {
+        Self {
+            kind: EventType::ApiKeyUpdated,
+            key: Some(key),
+            new_key: None,
+            permissions: Some(permissions),
+            description,
         }
     }
 }

@@ -8,6 +8,7 @@ use super::error::FieldError;
 use super::ids::{ApplicationId, KeyId, MerchantId};
 use super::key_format::{FullKey, KeyHash};
 use super::limits::{KEY_LIFETIME_MAX_SECONDS, LAST_USE_ACCURACY_SECONDS, RETIRED_KEYS_KEPT};
+use super::permissions::Permissions;
 use super::text::Description;
 use super::time::Timestamp;
 
@@ -48,6 +49,7 @@ pub fn rolled_key_end(expires_at: Option<Timestamp>, now: Timestamp, grace: i64)
 pub struct KeyRequest {
     pub description: Description,
     pub expires_at: Option<Timestamp>,
+    pub permissions: Permissions,
 }
 
 /// `expiresAt`: an RFC 3339 date-time with a UTC offset, after `now` (the server's clock), at most
@@ -80,6 +82,7 @@ pub struct NewKey {
     pub key_prefix: String,
     pub hash: KeyHash,
     pub expires_at: Option<Timestamp>,
+    pub permissions: Permissions,
 }
 
 impl NewKey {
@@ -90,6 +93,7 @@ impl NewKey {
             key_prefix: full_key.display_prefix().to_owned(),
             hash,
             expires_at: request.expires_at,
+            permissions: request.permissions,
         }
     }
 
@@ -102,6 +106,7 @@ impl NewKey {
             description: self.description.clone(),
             created_at: now,
             expires_at: self.expires_at,
+            permissions: self.permissions.clone(),
         }
     }
 }
@@ -115,6 +120,7 @@ pub struct IssuedKey {
     pub description: Description,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    pub permissions: Permissions,
 }
 
 /// A roll about to be stored: how long the old key keeps working, and the new key's prefix and
@@ -125,6 +131,16 @@ pub struct Roll {
     pub grace_seconds: i64,
     pub key_prefix: String,
     pub hash: KeyHash,
+    /// The new key's permissions; `None` takes the old key's.
+    pub permissions: Option<Permissions>,
+}
+
+/// A change of a key's permissions, description, or both (`PATCH …/api-keys/{keyId}`); at least
+/// one is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChange {
+    pub permissions: Option<Permissions>,
+    pub description: Option<Description>,
 }
 
 /// What a roll did: the new key, and the old key's id and new end.
@@ -148,6 +164,7 @@ pub struct ApiKeySummary {
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    pub permissions: Permissions,
 }
 
 impl ApiKeySummary {
@@ -187,6 +204,7 @@ pub struct CreatedApiKey {
     pub description: Description,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    pub permissions: Permissions,
 }
 
 impl CreatedApiKey {
@@ -199,6 +217,7 @@ impl CreatedApiKey {
             description: issued.description.clone(),
             created_at: issued.created_at,
             expires_at: issued.expires_at,
+            permissions: issued.permissions.clone(),
         }
     }
 }
@@ -242,6 +261,8 @@ pub struct KeyLookup {
     pub expires_at: Option<Timestamp>,
     pub application_enabled: bool,
     pub last_used_at: Option<Timestamp>,
+    /// As stored: `None` for an unrestricted key ([`Permissions::stored`]).
+    pub permissions: Option<String>,
 }
 
 impl KeyLookup {
@@ -293,6 +314,7 @@ mod tests {
                 .unwrap(),
             created_at: at(1_700_000_000),
             expires_at: None,
+            permissions: Permissions::Unrestricted,
         };
         let created = CreatedApiKey::new(&issued, &full_key);
         let printed = format!("{created:?}");

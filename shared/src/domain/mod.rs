@@ -10,6 +10,7 @@
 //! - [`application`], [`key`], [`keyring`]: the two aggregates and the per-application record of
 //!   which keys may verify.
 //! - [`key_format`]: what a full key looks like, and its checksum.
+//! - [`permissions`]: restricted keys, and the decision a call's method and path get.
 //! - [`audit`], [`page`]: the audit trail and pages of lists.
 //! - [`origin_lock`]: the edge's shared secret, when calls must come through it.
 
@@ -23,6 +24,7 @@ pub mod keyring;
 pub mod limits;
 pub mod origin_lock;
 pub mod page;
+pub mod permissions;
 pub mod text;
 pub mod time;
 

@@ -6,8 +6,9 @@ use serde_json::{Map, Value};
 
 use super::json::{self, JsonError};
 use crate::domain::application::NewApplication;
-use crate::domain::key::{parse_expiry, KeyRequest};
+use crate::domain::key::{parse_expiry, KeyChange, KeyRequest};
 use crate::domain::limits::{APPLICATION_DESCRIPTION_MAX, KEY_DESCRIPTION_MAX, MAX_GRACE_SECONDS};
+use crate::domain::permissions::{PaymentResources, Permissions};
 use crate::domain::text::{ApplicationName, Description};
 use crate::domain::{FieldError, Refusal, Timestamp};
 
@@ -147,6 +148,35 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// `permissions`: `Some(None)` when absent, `null` an unrestricted key, or a list of
+    /// `<resource>:read|write` ([`Permissions::parse`]); `None` after recording a problem.
+    pub fn permissions(&mut self, resources: &PaymentResources) -> Option<Option<Permissions>> {
+        match self.take("permissions") {
+            None => Some(None),
+            Some(Value::Null) => Some(Some(Permissions::Unrestricted)),
+            Some(Value::Array(items)) => {
+                let mut listed = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(permission) => listed.push(permission.as_str()),
+                        _ => {
+                            self.error(&format!("permissions[{index}]"), "must be a string");
+                            return None;
+                        }
+                    }
+                }
+                self.check(Permissions::parse(&listed, resources)).map(Some)
+            }
+            Some(_) => {
+                self.error(
+                    "permissions",
+                    "must be an array of permissions, or null for an unrestricted key",
+                );
+                None
+            }
+        }
+    }
+
     /// Records a domain validation failure for a field.
     pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
         result.map_err(|err| self.errors.push(err)).ok()
@@ -203,8 +233,13 @@ pub fn new_application(mut body: Fields<'_>) -> Result<NewApplication, Refusal> 
 }
 
 /// `POST /api/v1/applications/{id}/api-keys`: a description, and optionally when the key
-/// expires (judged against `now`, the server's clock).
-pub fn new_api_key(mut body: Fields<'_>, now: Timestamp) -> Result<KeyRequest, Refusal> {
+/// expires (judged against `now`, the server's clock) and its permissions (unrestricted when
+/// absent or null).
+pub fn new_api_key(
+    mut body: Fields<'_>,
+    now: Timestamp,
+    resources: &PaymentResources,
+) -> Result<KeyRequest, Refusal> {
     let description = body
         .required_string("description")
         .and_then(|raw| body.check(Description::parse("description", raw, KEY_DESCRIPTION_MAX)));
@@ -212,17 +247,25 @@ pub fn new_api_key(mut body: Fields<'_>, now: Timestamp) -> Result<KeyRequest, R
         None => Some(None),
         Some(raw) => body.check(parse_expiry(raw, now)).map(Some),
     });
-    let key = description
-        .zip(expires_at)
-        .map(|(description, expires_at)| KeyRequest {
+    let permissions = body
+        .permissions(resources)
+        .map(|given| given.unwrap_or(Permissions::Unrestricted));
+    let key = description.zip(expires_at).zip(permissions).map(
+        |((description, expires_at), permissions)| KeyRequest {
             description,
             expires_at,
-        });
+            permissions,
+        },
+    );
     body.finish(key)
 }
 
-/// `POST /api/v1/applications/{id}/api-keys/{keyId}/roll`: the old key's grace window, seconds.
-pub fn roll_request(mut body: Fields<'_>) -> Result<i64, Refusal> {
+/// `POST /api/v1/applications/{id}/api-keys/{keyId}/roll`: the old key's grace window, seconds,
+/// and the new key's permissions (`None`, when absent: the old key's).
+pub fn roll_request(
+    mut body: Fields<'_>,
+    resources: &PaymentResources,
+) -> Result<(i64, Option<Permissions>), Refusal> {
     let window = body
         .required_integer("expiresInSeconds")
         .and_then(|seconds| {
@@ -235,7 +278,39 @@ pub fn roll_request(mut body: Fields<'_>) -> Result<i64, Refusal> {
                 ))
             })
         });
-    body.finish(window)
+    let permissions = body.permissions(resources);
+    body.finish(window.zip(permissions))
+}
+
+/// `PATCH /api/v1/applications/{id}/api-keys/{keyId}`: new permissions, a new description, or
+/// both.
+pub fn key_change(
+    mut body: Fields<'_>,
+    resources: &PaymentResources,
+) -> Result<KeyChange, Refusal> {
+    let permissions = body.permissions(resources);
+    let description = body
+        .optional_string("description")
+        .and_then(|raw| match raw {
+            None => Some(None),
+            Some(raw) => body
+                .check(Description::parse("description", raw, KEY_DESCRIPTION_MAX))
+                .map(Some),
+        });
+    let change = permissions
+        .zip(description)
+        .map(|(permissions, description)| KeyChange {
+            permissions,
+            description,
+        });
+    if let Some(KeyChange {
+        permissions: None,
+        description: None,
+    }) = change
+    {
+        body.error("body", "give permissions, description, or both");
+    }
+    body.finish(change)
 }
 
 /// `PATCH /api/v1/applications/{id}/status`
@@ -281,7 +356,11 @@ mod tests {
         assert_eq!(errors[0].0, "name");
         let errors = field_errors(
             parsed(r#"{"description": "d", "x": [{"a": 1, "a": 2}]}"#, |f| {
-                new_api_key(f, Timestamp::from_epoch_seconds(0))
+                new_api_key(
+                    f,
+                    Timestamp::from_epoch_seconds(0),
+                    &PaymentResources::default(),
+                )
             })
             .unwrap_err(),
         );

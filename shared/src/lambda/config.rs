@@ -7,6 +7,7 @@ use crate::domain::key_format::KeyMode;
 use crate::domain::limits::{
     Limits, MAX_APPLICATIONS_PER_MERCHANT_RANGE, MAX_KEYS_PER_APPLICATION_RANGE,
 };
+use crate::domain::permissions::PaymentResources;
 use crate::pepper::{PepperSource, MIN_PEPPER_BYTES};
 
 // What each variable accepts. The SAM template's parameters carry the same bounds (MinValue,
@@ -42,6 +43,8 @@ pub struct Config {
     pub merchant_claim: String,
     pub limits: Limits,
     pub key_mode: KeyMode,
+    /// The payment API's resources that restricted keys name (`PAYMENT_RESOURCES`).
+    pub payment_resources: PaymentResources,
 }
 
 impl Config {
@@ -84,6 +87,15 @@ impl Config {
                 })
             }
         };
+        let payment_resources = match vars.optional("PAYMENT_RESOURCES") {
+            None => PaymentResources::default(),
+            Some(list) => {
+                PaymentResources::parse(&list).map_err(|reason| ConfigError::Invalid {
+                    name: "PAYMENT_RESOURCES",
+                    reason,
+                })?
+            }
+        };
         Ok(Self {
             table_name,
             merchant_claim,
@@ -92,6 +104,7 @@ impl Config {
                 max_applications_per_merchant,
             },
             key_mode,
+            payment_resources,
         })
     }
 }
@@ -285,6 +298,9 @@ mod tests {
             ("KEY_MODE", "prod"),
             ("MERCHANT_CLAIM", "merchant id"),
             ("MERCHANT_CLAIM", &"c".repeat(257)),
+            ("PAYMENT_RESOURCES", "charges,Refunds"),
+            ("PAYMENT_RESOURCES", "charges,charges"),
+            ("PAYMENT_RESOURCES", "charges,"),
         ] {
             let err =
                 Config::from_lookup(lookup(&[("TABLE_NAME", "t"), (name, value)])).unwrap_err();
@@ -300,8 +316,10 @@ mod tests {
             ("MAX_KEYS_PER_APPLICATION", "3"),
             ("MAX_APPLICATIONS_PER_MERCHANT", "7"),
             ("KEY_MODE", "test"),
+            ("PAYMENT_RESOURCES", "payouts, charges"),
         ]))
         .unwrap();
+        assert_eq!(config.payment_resources.names(), ["charges", "payouts"]);
         assert_eq!(config.merchant_claim, "custom:merchant");
         assert_eq!(
             config.limits,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::failure::sdk_error;
 use super::items::{key, lookup_record};
+use super::reads::projection;
 use super::retry::Attempts;
 use super::transaction::{self, Outcome, Transaction};
 use super::Store;
@@ -17,16 +18,33 @@ use crate::domain::{Deadline, Failure, Timestamp};
 const LAST_USE_WRITE_TIME: Duration = Duration::from_millis(1500);
 
 impl Store {
-    /// The authorizer's only read: one strongly consistent GetItem, bounded by the SDK's own
-    /// timeouts (the authorizer's are tight).
+    /// What a decision reads of a lookup record: every attribute of it but its `ttl`, named, so
+    /// that the roles that read lookup records are granted just these (`dynamodb:Attributes`
+    /// with `dynamodb:Select`: a read without a projection would select all attributes).
+    pub const LOOKUP_READS: &'static [&'static str] = &[
+        lookup_record::MERCHANT_ID,
+        lookup_record::APPLICATION_ID,
+        lookup_record::KEY_ID,
+        lookup_record::KEY_STATUS,
+        lookup_record::EXPIRES_AT,
+        lookup_record::APPLICATION_ENABLED,
+        lookup_record::LAST_USED_AT,
+        lookup_record::PERMISSIONS,
+    ];
+
+    /// The authorizer's only read: one strongly consistent GetItem of [`Self::LOOKUP_READS`],
+    /// bounded by the SDK's own timeouts (the authorizer's are tight).
     pub async fn find_key_lookup(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, Failure> {
         let [(pk_name, pk), (sk_name, sk)] = lookup_record::key(hash);
+        let (expression, names) = projection(Self::LOOKUP_READS);
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(pk_name, pk)
             .key(sk_name, sk)
+            .projection_expression(expression)
+            .set_expression_attribute_names(Some(names))
             .consistent_read(true)
             .send()
             .await
@@ -40,7 +58,7 @@ impl Store {
 
     /// The lookup records of many keys (a leaked-key report's), aligned with `hashes`: `None`
     /// for a key that is not ours. Strongly consistent, in `BatchGetItem`s of 100 distinct keys,
-    /// not one request per key.
+    /// not one request per key, of [`Self::LOOKUP_READS`].
     pub async fn find_key_lookups(
         &self,
         hashes: &[KeyHash],
@@ -54,7 +72,11 @@ impl Store {
         distinct.sort_unstable();
         distinct.dedup();
         let found = self
-            .get_consistent_keys(&distinct, None, &mut Attempts::until(deadline))
+            .get_consistent_keys(
+                &distinct,
+                Some(Self::LOOKUP_READS),
+                &mut Attempts::until(deadline),
+            )
             .await?;
         pks.into_iter()
             .map(|pk| {
@@ -96,5 +118,24 @@ impl Store {
             Ok(Outcome::Cancelled(_)) | Err(Failure::Contention) => Ok(false),
             Err(err) => Err(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::items::TTL;
+
+    #[test]
+    fn a_decision_reads_every_attribute_of_a_lookup_record_but_its_ttl() {
+        let mut every: Vec<&str> = lookup_record::ATTRIBUTES
+            .iter()
+            .copied()
+            .filter(|name| *name != TTL)
+            .collect();
+        let mut read = Store::LOOKUP_READS.to_vec();
+        every.sort_unstable();
+        read.sort_unstable();
+        assert_eq!(read, every);
     }
 }

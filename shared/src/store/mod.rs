@@ -3,7 +3,8 @@
 //! whose conditions enforce every invariant under any interleaving, and give typed values back.
 //!
 //! - [`items`]: the items, their keys, attributes, named writes and `from_item`.
-//! - [`applications`], [`keys`], [`rolls`]: the changes and reads of applications and keys.
+//! - [`applications`], [`keys`], [`rolls`], [`key_changes`]: the changes and reads of
+//!   applications and keys.
 //! - [`lookups`]: the authorizer's one read, a report's batch of them, and recording last use.
 //! - [`events`]: an application's audit events.
 //! - [`idempotency`]: reading an `Idempotency-Key`'s record, and keeping a refusal under it.
@@ -15,6 +16,7 @@ pub mod events;
 pub mod failure;
 pub mod idempotency;
 pub mod items;
+pub mod key_changes;
 pub mod keys;
 pub mod lookups;
 pub mod reads;

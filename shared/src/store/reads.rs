@@ -16,6 +16,23 @@ use crate::domain::Failure;
 /// `BatchGetItem` takes at most 100 keys.
 pub const BATCH_GET_MAX: usize = 100;
 
+/// A projection of `PK`, `SK` and `only`, every name a placeholder (some are reserved words):
+/// the expression and its attribute names. A read that names its attributes is what a role
+/// narrowed by `dynamodb:Attributes` may send; without a projection it reads every attribute.
+pub(super) fn projection(only: &[&str]) -> (String, HashMap<String, String>) {
+    let mut names = HashMap::with_capacity(only.len() + 2);
+    names.insert("#pk".to_owned(), PK.to_owned());
+    names.insert("#sk".to_owned(), SK.to_owned());
+    let mut expression = String::from("#pk, #sk");
+    for (i, name) in only.iter().enumerate() {
+        let placeholder = format!("#a{i}");
+        expression.push_str(", ");
+        expression.push_str(&placeholder);
+        names.insert(placeholder, (*name).to_owned());
+    }
+    (expression, names)
+}
+
 impl Store {
     /// One item, read strongly consistently.
     pub(super) async fn get_consistent(
@@ -69,16 +86,10 @@ impl Store {
         for batch in keys.chunks(BATCH_GET_MAX) {
             let mut wanted = KeysAndAttributes::builder().consistent_read(true);
             if let Some(only) = only {
-                let mut placeholders = vec!["#pk".to_owned(), "#sk".to_owned()];
+                let (expression, names) = projection(only);
                 wanted = wanted
-                    .expression_attribute_names("#pk", PK)
-                    .expression_attribute_names("#sk", SK);
-                for (i, name) in only.iter().enumerate() {
-                    let placeholder = format!("#a{i}");
-                    wanted = wanted.expression_attribute_names(&placeholder, *name);
-                    placeholders.push(placeholder);
-                }
-                wanted = wanted.projection_expression(placeholders.join(", "));
+                    .projection_expression(expression)
+                    .set_expression_attribute_names(Some(names));
             }
             for (pk, sk) in batch {
                 wanted = wanted.keys(Item::from([

@@ -18,7 +18,8 @@ use crate::domain::{ApplicationId, Error, KeyId, Refusal};
 impl Store {
     /// One transaction: the old key's item and lookup record end at the grace window's end (or
     /// are revoked, for a window of 0) and name the key that replaced them; the new key and its
-    /// lookup record are written with the old key's description and expiry; the keyring moves the
+    /// lookup record are written with the old key's description and expiry, and its permissions
+    /// unless the roll names others; the keyring moves the
     /// old key from the active ones to the rolled ones and adds the new one (`Keyring::roll`).
     /// The old key's condition (active, unexpired, not rolled) lets exactly one of concurrent
     /// rolls through; the application's `isEnabled` and the keyring's version keep the new lookup
@@ -63,6 +64,7 @@ impl Store {
                 return Err(Refusal::NotFound(Missing::Key).into());
             };
             let old = key::from_item(&old_item)?;
+            let old_permissions = key::permissions_of(&old_item)?;
             let now = self.clock.now();
             let new_key = IssuedKey {
                 id: new_id,
@@ -71,6 +73,10 @@ impl Store {
                 description: old.description.clone(),
                 created_at: now,
                 expires_at: old.expires_at,
+                permissions: roll
+                    .permissions
+                    .clone()
+                    .unwrap_or_else(|| old_permissions.clone()),
             };
             // This request's own earlier attempt, applied and its response lost.
             if old.rolled_to == Some(new_id) {
@@ -122,6 +128,7 @@ impl Store {
                 new_id,
                 old_end,
                 now,
+                &old_permissions,
             ))?;
             transaction.update(lookup_record::end_at(table, &old.hash, old_end, now))?;
             transaction.put(audit_event::put_new(

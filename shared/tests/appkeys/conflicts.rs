@@ -206,6 +206,7 @@ fn new_key() -> NewKey {
         key_prefix: "ks_live_abcd".into(),
         hash: KeyHash([7; 32]),
         expires_at: None,
+        permissions: appkeys::domain::permissions::Permissions::Unrestricted,
     }
 }
 

@@ -3,5 +3,6 @@
 //! a page of applications.
 
 mod conflicts;
+mod permissions;
 mod properties;
 mod response_size;

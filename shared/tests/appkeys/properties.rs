@@ -196,8 +196,16 @@ proptest! {
 fn parse_every_way(raw: &[u8]) {
     let now = Timestamp::from_epoch_seconds(1_700_000_000);
     let _ = Body::new(raw).object().map(body::new_application);
-    let _ = Body::new(raw).object().map(|f| body::new_api_key(f, now));
-    let _ = Body::new(raw).object().map(body::roll_request);
+    let resources = appkeys::domain::permissions::PaymentResources::default();
+    let _ = Body::new(raw)
+        .object()
+        .map(|f| body::new_api_key(f, now, &resources));
+    let _ = Body::new(raw)
+        .object()
+        .map(|f| body::roll_request(f, &resources));
+    let _ = Body::new(raw)
+        .object()
+        .map(|f| body::key_change(f, &resources));
     let _ = Body::new(raw).object().map(body::status_change);
 }
 

@@ -20,6 +20,7 @@ fn page(applications: usize, keys_each: usize, description: &str) -> Page<Applic
         expires_at: None,
         revoked_at: Some(Timestamp::from_epoch_seconds(1_700_000_100)),
         last_used_at: None,
+        permissions: appkeys::domain::permissions::Permissions::Unrestricted,
     };
     let application = Application {
         id: ApplicationId::parse("01890a5d-ac96-774b-bcce-b302099a8057").unwrap(),

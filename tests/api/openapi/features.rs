@@ -1,8 +1,10 @@
 use std::collections::BTreeSet;
 
 use api_tests::openapi::{description, openapi_path};
-use appkeys::domain::audit::{AuditEvent, EventActor, EventType, KeyRef, LeakReport};
+use appkeys::domain::audit::{AuditEvent, Change, EventActor, EventType, KeyRef, LeakReport};
 use appkeys::domain::limits::{EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX, RECORD_LIFETIME_SECONDS};
+use appkeys::domain::permissions::Permissions;
+use appkeys::domain::text::Description;
 use appkeys::domain::time::Timestamp;
 use appkeys::domain::{ApplicationId, EventId, KeyId, MerchantId};
 use devkit::routes::{Guard, ROUTES};
@@ -81,6 +83,14 @@ fn events_and_idempotency_are_described_as_the_code_has_them() {
             url: "https://github.com/o/r/blob/abc/.env".into(),
             source: "content".into(),
         }),
+        permissions: Some(Change {
+            old: Permissions::Unrestricted,
+            new: Permissions::Restricted(vec!["charges:read".into()]),
+        }),
+        description: Some(Change {
+            old: Description::from_stored("checkout".into()),
+            new: Description::from_stored("reporting".into()),
+        }),
     };
     let bare = AuditEvent {
         kind: EventType::ApplicationCreated,
@@ -90,6 +100,8 @@ fn events_and_idempotency_are_described_as_the_code_has_them() {
         user_agent: None,
         new_key: None,
         report: None,
+        permissions: None,
+        description: None,
         request_id: String::new(),
         ..full.clone()
     };

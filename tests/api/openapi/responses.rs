@@ -122,7 +122,7 @@ fn the_response_checker_catches_drift() {
         .is_err());
     let key = json!({
         "id": APP_ID, "applicationId": APP_ID, "keyPrefix": "ks_live_abc1", "description": "d",
-        "createdAt": "2026-02-23T12:00:00Z", "expiresAt": null,
+        "createdAt": "2026-02-23T12:00:00Z", "expiresAt": null, "permissions": null,
         "fullKey": doc.document["components"]["examples"]["CreatedApiKey"]["value"]["fullKey"],
     });
     let create_key = "/api/v1/applications/{id}/api-keys";
@@ -178,7 +178,7 @@ fn the_response_checker_catches_drift() {
     let summary = json!({
         "id": APP_ID, "keyPrefix": "ks_live_abc1", "description": "d", "status": "expired",
         "createdAt": "2026-02-23T12:00:00Z", "expiresAt": "2026-02-24T12:00:00Z",
-        "lastUsedAt": null, "revokedAt": null
+        "lastUsedAt": null, "revokedAt": null, "permissions": null
     });
     let mut with_keys = application();
     with_keys["apiKeys"] = json!([summary]);

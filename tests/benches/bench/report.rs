@@ -36,6 +36,11 @@ pub fn print_table(report: &BTreeMap<&'static str, Value>, sizes: &Sizes) {
         "<= 1.15",
     );
     row(
+        "authorizer_ratio_restricted (a restricted key)",
+        v("authorizer_ratio_restricted"),
+        "<= 1.15",
+    );
+    row(
         "DynamoDB requests per verification",
         v("authorizer_requests_per_verification"),
         "1",

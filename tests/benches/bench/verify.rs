@@ -34,8 +34,23 @@ pub async fn verify_vs_floor(
     let floor_client = RequestCounter::default().dynamodb_client(&sdk(Budget::AUTHORIZER).await);
     let [(pk_name, pk), (sk_name, sk)] = lookup_record::key(&t.pepper.hash(&full_key));
     let event = authorizer_event(&format!("Bearer {full_key}"));
+    // A restricted key, on a call its permissions allow: the decision reads the same one item.
+    let restricted_key = t
+        .send(
+            api_tests::Call::create_key(
+                &app,
+                json!({"description": "restricted", "permissions": ["charges:read", "customers:write", "refunds:write"]}),
+            )
+            .merchant("m_bench")
+            .into(),
+        )
+        .await
+        .text("fullKey");
+    let mut restricted_event = authorizer_event(&format!("Bearer {restricted_key}"));
+    restricted_event.raw_path = Some("/api/v1/payments/charges/ch_1".into());
+    restricted_event.request_context.http.method = lambda_http::http::Method::GET;
 
-    let (mut floor, mut full) = (Vec::new(), Vec::new());
+    let (mut floor, mut full, mut restricted) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..sizes.verifications + 50 {
         let started = Instant::now();
         let item = floor_client
@@ -54,15 +69,26 @@ pub async fn verify_vs_floor(
         let response = authorizer::handler(&verifier, request).await.unwrap();
         let full_time = started.elapsed();
         assert!(response.is_authorized);
+        let request =
+            lambda_runtime::LambdaEvent::new(restricted_event.clone(), Default::default());
+        let started = Instant::now();
+        let response = authorizer::handler(&verifier, request).await.unwrap();
+        let restricted_time = started.elapsed();
+        assert!(
+            response.is_authorized,
+            "the restricted key may read charges"
+        );
         if i >= 50 {
             floor.push(floor_time); // the first 50 warm connections and caches
             full.push(full_time);
+            restricted.push(restricted_time);
         }
     }
     // The verifications of one busy key record its last use once (the first allowed call; the
     // next is due 15 minutes later): every request beyond one per verification is that write.
-    let verifications = sizes.verifications + 50;
-    let last_used_writes = handler_requests.count_of("TransactWriteItems");
+    let verifications = 2 * (sizes.verifications + 50);
+    // Two busy keys (the unrestricted and the restricted one): one write each.
+    let last_used_writes = handler_requests.count_of("TransactWriteItems") / 2;
     let requests_per_verification =
         handler_requests.count_of("GetItem") as f64 / verifications as f64;
 
@@ -89,10 +115,15 @@ pub async fn verify_vs_floor(
         "a garbage key made a DynamoDB request"
     );
 
-    let (floor, full) = (stats(floor), stats(full));
+    let (floor, full, restricted) = (stats(floor), stats(full), stats(restricted));
     report.insert("getitem_p50_us", json!(us(floor.p50)));
     report.insert("authorizer_p50_us", json!(us(full.p50)));
     report.insert("authorizer_ratio", json!(ratio(full.p50, floor.p50)));
+    report.insert("authorizer_restricted_p50_us", json!(us(restricted.p50)));
+    report.insert(
+        "authorizer_ratio_restricted",
+        json!(ratio(restricted.p50, floor.p50)),
+    );
     report.insert("getitem_p99_us", json!(us(floor.p99)));
     report.insert("authorizer_p99_us", json!(us(full.p99)));
     report.insert("authorizer_p99_ratio", json!(ratio(full.p99, floor.p99)));
@@ -104,6 +135,10 @@ pub async fn verify_vs_floor(
     report.insert("garbage_reject_ns", json!(garbage_ns.round()));
     report.insert(
         "verify",
-        json!({"getitem": stats_json(floor), "authorizer": stats_json(full)}),
+        json!({
+            "getitem": stats_json(floor),
+            "authorizer": stats_json(full),
+            "authorizer_restricted": stats_json(restricted),
+        }),
     );
 }

@@ -25,7 +25,12 @@ pub struct UnknownFunction(pub String);
 
 impl Functions {
     pub fn new(state: State, pepper: Pepper) -> Self {
-        let verifier = KeyVerifier::new(state.store.clone(), pepper.clone(), state.config.key_mode);
+        let verifier = KeyVerifier::new(
+            state.store.clone(),
+            pepper.clone(),
+            state.config.key_mode,
+            state.config.payment_resources.clone(),
+        );
         let issuer = KeyIssuer { state, pepper };
         let scanner = Arc::new(Scanner {
             keys: issuer.clone(),
@@ -81,6 +86,7 @@ impl Functions {
             }
             "create-api-key" => Box::pin(create_api_key::handler(&self.issuer, request)).await,
             "revoke-api-key" => Box::pin(revoke_api_key::handler(self.state(), request)).await,
+            "update-api-key" => Box::pin(update_api_key::handler(self.state(), request)).await,
             "get-application" => Box::pin(get_application::handler(self.state(), request)).await,
             "list-events" => Box::pin(list_events::handler(self.state(), request)).await,
             "roll-api-key" => Box::pin(roll_api_key::handler(&self.issuer, request)).await,

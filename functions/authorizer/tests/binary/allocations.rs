@@ -1,5 +1,6 @@
 //! The no-I/O part of the hot path allocates nothing: a malformed or mistyped key is rejected,
-//! and a good key is checked and hashed, without touching the heap.
+//! a good key is checked and hashed, and a restricted key's permissions are decided, without
+//! touching the heap.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -62,6 +63,24 @@ fn format_check_and_hash_do_not_allocate() {
 }
 
 #[test]
+fn deciding_a_restricted_keys_call_does_not_allocate() {
+    use appkeys::domain::permissions::{allows, PaymentResources};
+    let resources = PaymentResources::default();
+    let stored = "charges:read customers:write refunds:write";
+    let count = allocations_during(|| {
+        for (method, path) in [
+            ("GET", "/api/v1/payments/charges/ch_1"),
+            ("POST", "/api/v1/payments/charges"),
+            ("POST", "/api/v1/payments/refunds/re_1/cancel"),
+            ("POST", "/api/v1/payments/refunds%2F..%2Fcharges"),
+        ] {
+            std::hint::black_box(allows(Some(stored), &resources, method, path));
+        }
+    });
+    assert_eq!(count, 0);
+}
+
+#[test]
 fn rejecting_a_malformed_key_allocates_nothing_and_needs_no_database() {
     // A client for an endpoint that does not exist: any request would fail the test.
     let config = aws_sdk_dynamodb::Config::builder()
@@ -74,7 +93,12 @@ fn rejecting_a_malformed_key_allocates_nothing_and_needs_no_database() {
         "t",
         Limits::default(),
     );
-    let verifier = KeyVerifier::new(store, Pepper::new(&[7; 32]), KeyMode::Live);
+    let verifier = KeyVerifier::new(
+        store,
+        Pepper::new(&[7; 32]),
+        KeyMode::Live,
+        Default::default(),
+    );
     let mut tampered = FullKey::generate(KeyMode::Live).expose_secret().to_owned();
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });

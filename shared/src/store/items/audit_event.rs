@@ -11,9 +11,11 @@ use super::codec::{
 };
 use super::{merchant_pk, PK, SK, TTL};
 use crate::domain::audit::{
-    AuditEvent, EventActor, EventType, KeyRef, LeakReport, Origin, Subject,
+    AuditEvent, Change, EventActor, EventType, KeyRef, LeakReport, Origin, Subject,
 };
 use crate::domain::limits::EVENT_RETENTION_SECONDS;
+use crate::domain::permissions::Permissions;
+use crate::domain::text::Description;
 use crate::domain::{ApplicationId, EventId, Failure, KeyId, MerchantId, Timestamp};
 
 pub const SK_PREFIX: &str = "EVENT#";
@@ -35,6 +37,12 @@ pub const USER_AGENT: &str = "userAgent";
 pub const REPORT: &str = "report";
 pub const REPORT_URL: &str = "url";
 pub const REPORT_SOURCE: &str = "source";
+/// `api_key.updated`: `{old, new}`, each the stored form or NULL (unrestricted).
+pub const PERMISSIONS: &str = "permissions";
+/// `api_key.updated` that changed the description: `{old, new}`.
+pub const DESCRIPTION: &str = "description";
+pub const OLD: &str = "old";
+pub const NEW: &str = "new";
 
 pub const ATTRIBUTES: &[&str] = &[
     ID,
@@ -52,6 +60,8 @@ pub const ATTRIBUTES: &[&str] = &[
     USER_AGENT,
     REPORT,
     TTL,
+    PERMISSIONS,
+    DESCRIPTION,
 ];
 
 pub fn sk(application: ApplicationId, event: EventId) -> String {
@@ -111,6 +121,28 @@ pub fn put_new(
     if let Some(agent) = origin.user_agent.as_deref().filter(|a| !a.is_empty()) {
         put = put.item(USER_AGENT, string_value(agent));
     }
+    if let Some((old, new)) = subject.permissions {
+        let stored = |permissions: &Permissions| match permissions.stored() {
+            Some(joined) => string_value(joined),
+            None => AttributeValue::Null(true),
+        };
+        put = put.item(
+            PERMISSIONS,
+            AttributeValue::M(Item::from([
+                (OLD.to_owned(), stored(old)),
+                (NEW.to_owned(), stored(new)),
+            ])),
+        );
+    }
+    if let Some((old, new)) = subject.description {
+        put = put.item(
+            DESCRIPTION,
+            AttributeValue::M(Item::from([
+                (OLD.to_owned(), string_value(old.as_str())),
+                (NEW.to_owned(), string_value(new.as_str())),
+            ])),
+        );
+    }
     if let Some(report) = &origin.report {
         put = put.item(
             REPORT,
@@ -152,6 +184,30 @@ pub fn from_item(item: &Item) -> Result<AuditEvent, Failure> {
         }),
         _ => None,
     };
+    let permissions = match item.get(PERMISSIONS) {
+        Some(AttributeValue::M(change)) => {
+            let side = |name| {
+                get_optional_string(change, name).map(|stored| Permissions::from_stored(stored))
+            };
+            Some(Change {
+                old: side(OLD)?,
+                new: side(NEW)?,
+            })
+        }
+        _ => None,
+    };
+    let description = match item.get(DESCRIPTION) {
+        Some(AttributeValue::M(change)) => {
+            let side = |name| {
+                get_string(change, name).map(|text| Description::from_stored(text.to_owned()))
+            };
+            Some(Change {
+                old: side(OLD)?,
+                new: side(NEW)?,
+            })
+        }
+        _ => None,
+    };
     Ok(AuditEvent {
         id: get_parsed(item, ID, EventId::parse)?,
         kind,
@@ -168,5 +224,7 @@ pub fn from_item(item: &Item) -> Result<AuditEvent, Failure> {
         user_agent: optional(USER_AGENT)?,
         new_key,
         report,
+        permissions,
+        description,
     })
 }

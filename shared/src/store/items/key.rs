@@ -13,6 +13,7 @@ use super::{merchant_pk, PK, SK, TTL};
 use crate::domain::key::{status_at, ApiKeySummary, IssuedKey, KeyStatus};
 use crate::domain::key_format::KeyHash;
 use crate::domain::limits::HISTORY_RETENTION_SECONDS;
+use crate::domain::permissions::Permissions;
 use crate::domain::text::Description;
 use crate::domain::{ApplicationId, Failure, KeyId, MerchantId, Timestamp};
 
@@ -30,6 +31,9 @@ pub const REVOCATION_ID: &str = "revocationId";
 /// The key that replaced it, once rolled.
 pub const ROLLED_TO: &str = "rolledTo";
 pub const LAST_USED_AT: &str = "lastUsedAt";
+/// A restricted key's permissions, space-separated and sorted; absent for an unrestricted key.
+/// A reserved word in expressions: always `#permissions` there.
+pub const PERMISSIONS: &str = "permissions";
 
 pub const ATTRIBUTES: &[&str] = &[
     ID,
@@ -44,6 +48,7 @@ pub const ATTRIBUTES: &[&str] = &[
     REVOCATION_ID,
     ROLLED_TO,
     LAST_USED_AT,
+    PERMISSIONS,
     TTL,
 ];
 
@@ -104,6 +109,9 @@ pub fn put_new(
         .item(CREATED_AT, time_value(issued.created_at))
         .item(KEY_HASH, string_value(hash.to_hex()))
         .condition_expression(format!("attribute_not_exists({PK})"));
+    if let Some(permissions) = issued.permissions.stored() {
+        put = put.item(PERMISSIONS, string_value(permissions));
+    }
     if let Some(expires) = issued.expires_at {
         put = put
             .item(EXPIRES_AT, time_value(expires))
@@ -155,8 +163,22 @@ pub fn revoke_if_active(
         .expression_attribute_values(":forget", time_value(forget_after(now)))
 }
 
+/// The condition that the key's permissions are still `read` (what a change was based on).
+fn permissions_are(update: UpdateBuilder, read: &Permissions) -> (UpdateBuilder, String) {
+    let update = update.expression_attribute_names("#permissions", PERMISSIONS);
+    match read.stored() {
+        None => (update, "attribute_not_exists(#permissions)".to_owned()),
+        Some(stored) => (
+            update.expression_attribute_values(":read", string_value(stored)),
+            "#permissions = :read".to_owned(),
+        ),
+    }
+}
+
 /// Marks the key rolled into `new`: it ends at `end` (revoked at once when `end` is `now`);
-/// refused unless it is active, unexpired and not rolled before.
+/// refused unless it is active, unexpired, not rolled before, and its permissions are still
+/// `read` (which the new key takes over, when the roll names none).
+#[allow(clippy::too_many_arguments)]
 pub fn roll_if_active(
     table: &str,
     merchant: &MerchantId,
@@ -165,10 +187,15 @@ pub fn roll_if_active(
     new: KeyId,
     end: Timestamp,
     now: Timestamp,
+    read: &Permissions,
 ) -> UpdateBuilder {
-    let update = active_at(now, update(table, merchant, application, key))
+    let (update, unchanged) = permissions_are(
+        active_at(now, update(table, merchant, application, key)),
+        read,
+    );
+    let update = update
         .condition_expression(format!(
-            "{KEY_STATUS} = :active AND attribute_not_exists({ROLLED_TO}) AND (attribute_not_exists({EXPIRES_AT}) OR {EXPIRES_AT} > :now)"
+            "{KEY_STATUS} = :active AND attribute_not_exists({ROLLED_TO}) AND (attribute_not_exists({EXPIRES_AT}) OR {EXPIRES_AT} > :now) AND {unchanged}"
         ))
         .expression_attribute_values(":new", string_value(new.to_string()))
         .expression_attribute_values(":forget", time_value(forget_after(end)));
@@ -184,6 +211,40 @@ pub fn roll_if_active(
                 "SET {EXPIRES_AT} = :expires, {ROLLED_TO} = :new, #ttl = :forget"
             ))
             .expression_attribute_values(":expires", time_value(end))
+    }
+}
+
+/// Sets the key's permissions and description to `to`; refused unless it is active,
+/// unexpired, and its permissions are still `read` (so that the audit event's old value is
+/// exact, and of concurrent changes each applies to what the one before it left).
+pub fn change_if_active(
+    table: &str,
+    merchant: &MerchantId,
+    application: ApplicationId,
+    key: KeyId,
+    now: Timestamp,
+    read: &Permissions,
+    to: (&Permissions, &Description),
+) -> UpdateBuilder {
+    let (permissions, description) = to;
+    let unexpired = update(table, merchant, application, key)
+        .expression_attribute_values(":active", string_value(STATUS_ACTIVE))
+        .expression_attribute_values(":now", time_value(now));
+    let (update, unchanged) = permissions_are(unexpired, read);
+    let update = update
+        .condition_expression(format!(
+            "{KEY_STATUS} = :active AND (attribute_not_exists({EXPIRES_AT}) OR {EXPIRES_AT} > :now) AND {unchanged}"
+        ))
+        .expression_attribute_values(":description", string_value(description.as_str()));
+    match permissions.stored() {
+        Some(stored) => update
+            .update_expression(format!(
+                "SET #permissions = :permissions, {DESCRIPTION} = :description"
+            ))
+            .expression_attribute_values(":permissions", string_value(stored)),
+        None => update.update_expression(format!(
+            "SET {DESCRIPTION} = :description REMOVE #permissions"
+        )),
     }
 }
 
@@ -253,6 +314,14 @@ pub fn from_item(item: &Item) -> Result<StoredKey, Failure> {
     })
 }
 
+/// A key's permissions, from an item read whole.
+pub fn permissions_of(item: &Item) -> Result<Permissions, Failure> {
+    Ok(Permissions::from_stored(get_optional_string(
+        item,
+        PERMISSIONS,
+    )?))
+}
+
 /// The application a listed key item belongs to.
 pub fn application_of(item: &Item) -> Result<ApplicationId, Failure> {
     get_parsed(item, APPLICATION_ID, ApplicationId::parse)
@@ -274,6 +343,7 @@ pub fn summary_from_item(item: &Item, now: Timestamp) -> Result<Option<ApiKeySum
         expires_at,
         revoked_at: get_optional_time(item, REVOKED_AT)?,
         last_used_at: get_optional_time(item, LAST_USED_AT)?,
+        permissions: permissions_of(item)?,
     }))
 }
 

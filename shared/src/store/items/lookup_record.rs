@@ -6,13 +6,15 @@ use aws_sdk_dynamodb::types::builders::{PutBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, Update};
 
 use super::codec::{
-    bool_value, get_bool, get_optional_time, get_parsed, get_string, string_value, time_value, Item,
+    bool_value, get_bool, get_optional_string, get_optional_time, get_parsed, get_string,
+    string_value, time_value, Item,
 };
 use super::key::{forget_after, STATUS_ACTIVE, STATUS_REVOKED};
 use super::{PK, SK, TTL};
 use crate::domain::key::{IssuedKey, KeyLookup};
 use crate::domain::key_format::KeyHash;
 use crate::domain::limits::LAST_USE_ACCURACY_SECONDS;
+use crate::domain::permissions::Permissions;
 use crate::domain::{ApplicationId, Failure, KeyId, MerchantId, Timestamp};
 
 pub const PK_PREFIX: &str = "KEYHASH#";
@@ -25,6 +27,8 @@ pub const KEY_STATUS: &str = "keyStatus";
 pub const EXPIRES_AT: &str = "expiresAt";
 pub const APPLICATION_ENABLED: &str = "applicationEnabled";
 pub const LAST_USED_AT: &str = "lastUsedAt";
+/// As on the key item (`#permissions` in expressions).
+pub const PERMISSIONS: &str = "permissions";
 
 pub const ATTRIBUTES: &[&str] = &[
     MERCHANT_ID,
@@ -34,6 +38,7 @@ pub const ATTRIBUTES: &[&str] = &[
     EXPIRES_AT,
     APPLICATION_ENABLED,
     LAST_USED_AT,
+    PERMISSIONS,
     TTL,
 ];
 
@@ -82,6 +87,9 @@ pub fn put_new(
         .item(KEY_STATUS, string_value(STATUS_ACTIVE))
         .item(APPLICATION_ENABLED, bool_value(application_enabled))
         .condition_expression(format!("attribute_not_exists({PK})"));
+    if let Some(permissions) = issued.permissions.stored() {
+        put = put.item(PERMISSIONS, string_value(permissions));
+    }
     if let Some(expires) = issued.expires_at {
         put = put
             .item(EXPIRES_AT, time_value(expires))
@@ -111,6 +119,19 @@ pub fn end_at(table: &str, hash: &KeyHash, end: Timestamp, now: Timestamp) -> Up
         .expression_attribute_names("#ttl", TTL)
         .expression_attribute_values(":expires", time_value(end))
         .expression_attribute_values(":forget", time_value(forget_after(end)))
+}
+
+/// Copies the key's permissions onto the record.
+pub fn set_permissions(table: &str, hash: &KeyHash, permissions: &Permissions) -> UpdateBuilder {
+    let update = update(table, hash)
+        .condition_expression(format!("attribute_exists({PK})"))
+        .expression_attribute_names("#permissions", PERMISSIONS);
+    match permissions.stored() {
+        Some(stored) => update
+            .update_expression("SET #permissions = :permissions")
+            .expression_attribute_values(":permissions", string_value(stored)),
+        None => update.update_expression("REMOVE #permissions"),
+    }
 }
 
 /// Copies the application's `isEnabled` onto the record.
@@ -149,6 +170,7 @@ pub fn from_item(item: &Item) -> Result<KeyLookup, Failure> {
         expires_at: get_optional_time(item, EXPIRES_AT)?,
         application_enabled: get_bool(item, APPLICATION_ENABLED)?,
         last_used_at: get_optional_time(item, LAST_USED_AT)?,
+        permissions: get_optional_string(item, PERMISSIONS)?.map(str::to_owned),
     })
 }
 
