@@ -21,13 +21,28 @@ CFN_LINT_VERSION="1.58.0"
 SAM_CLI_VERSION="1.170.0"
 SAM_TRANSLATOR_VERSION="1.115.0"
 OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
+# (grep reads to the end, not -q: under pipefail a writer cut off by an early exit fails the check.)
 install_template_tools() {
-  if ! "$venv/bin/cfn-lint" --version 2>/dev/null | grep -q "$CFN_LINT_VERSION" \
-    || ! "$venv/bin/sam" --version 2>/dev/null | grep -q "$SAM_CLI_VERSION" \
-    || ! "$venv/bin/pip" show aws-sam-translator 2>/dev/null | grep -q "^Version: $SAM_TRANSLATOR_VERSION$" \
-    || ! "$venv/bin/pip" show openapi-spec-validator 2>/dev/null | grep -q "^Version: $OPENAPI_SPEC_VALIDATOR_VERSION$"; then
+  if ! "$venv/bin/cfn-lint" --version 2>/dev/null | grep "$CFN_LINT_VERSION" >/dev/null \
+    || ! "$venv/bin/sam" --version 2>/dev/null | grep "$SAM_CLI_VERSION" >/dev/null \
+    || ! "$venv/bin/pip" show aws-sam-translator 2>/dev/null | grep "^Version: $SAM_TRANSLATOR_VERSION$" >/dev/null \
+    || ! "$venv/bin/pip" show openapi-spec-validator 2>/dev/null | grep "^Version: $OPENAPI_SPEC_VALIDATOR_VERSION$" >/dev/null; then
     echo "==> installing cfn-lint==$CFN_LINT_VERSION, aws-sam-cli==$SAM_CLI_VERSION, aws-sam-translator==$SAM_TRANSLATOR_VERSION and openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION into .venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+  fi
+}
+
+# checkov (IaC scanner) and parliament (IAM policy linter), for scripts/test's scans of
+# infra/template.yaml (scripts/iam-lint). Their own virtual environment (.venv-scan): checkov pins
+# boto3 and others below what the SAM CLI in .venv needs.
+CHECKOV_VERSION="3.3.30"
+PARLIAMENT_VERSION="1.6.4"
+scan_venv="$repo_root/.venv-scan"
+install_scan_tools() {
+  if ! "$scan_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('checkov') != '$CHECKOV_VERSION' or m.version('parliament') != '$PARLIAMENT_VERSION')" 2>/dev/null; then
+    echo "==> installing checkov==$CHECKOV_VERSION and parliament==$PARLIAMENT_VERSION into .venv-scan"
+    python3 -m venv "$scan_venv"
+    "$scan_venv/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" "parliament==$PARLIAMENT_VERSION"
   fi
 }
 

@@ -4,15 +4,18 @@
 //! with an `Idempotency-Key`: first run, replay, another request with the key, a kept refusal and
 //! its replay; the event publisher on the stream's records), against the local endpoint, with a
 //! client that records every AWS action it takes (`api_tests::recorder`). Every recorded action
-//! must be in `api_tests::permissions::PERMISSIONS` and fit the narrowed grants of
-//! `api_tests::permissions::NARROWED`, which the deployment test holds the template to: a
-//! permission the code needs and the template lacks would be an `AccessDenied` in production that
-//! no local test could show otherwise.
+//! must be in `api_tests::permissions::PERMISSIONS`, and every DynamoDB request must fit one of
+//! the function's narrowed grants in `api_tests::permissions::NARROWED` (its partitions, and
+//! where the grant names attributes, every attribute it names, reading nothing else), which the
+//! deployment test holds the template to: a permission the code needs and the template lacks
+//! would be an `AccessDenied` in production that no local test could show otherwise.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use api_tests::permissions::{narrowed, PublisherResource, EVENT_PUBLISHER_GRANTS, PERMISSIONS};
+use api_tests::permissions::{
+    narrowed, PublisherResource, EVENT_PUBLISHER_GRANTS, LOOKUP_PUT, LOOKUP_READS, PERMISSIONS,
+};
 use api_tests::recorder::Recorder;
 use api_tests::{caller_of, fresh, generated_key, Call, TestApi, TestResponse, MERCHANT};
 use appkeys::domain::audit::Origin;
@@ -91,7 +94,7 @@ fn roll(app: &str, key: &str, seconds: i64) -> Call {
 }
 
 /// Every action `recorder` saw is in `function`'s role, every action of the role was seen, and
-/// where the role's grants are narrowed, each action fits one of them.
+/// every DynamoDB request fits one of the role's narrowed grants.
 fn assert_allowed(function: &str, recorder: &Recorder) {
     let allowed: BTreeSet<String> = PERMISSIONS
         .iter()
@@ -121,22 +124,26 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
         unused.is_empty(),
         "{function} may do {unused:?}, which it was never seen to do"
     );
+    // One grant must allow the whole request: its action, every partition it touches
+    // (ForAllValues), and where the grant names attributes, every attribute the request names,
+    // with nothing selected or returned beyond them.
     let grants = narrowed(function);
-    if grants.is_empty() {
-        return;
-    }
     for seen in recorder.seen() {
+        if !seen.action.starts_with("dynamodb:") {
+            continue;
+        }
         let fits = grants.iter().any(|grant| {
             grant.actions.contains(&seen.action.as_str())
-                && grant.partitions.contains(&seen.partition.as_str())
+                && seen
+                    .partitions
+                    .iter()
+                    .all(|partition| grant.partitions.contains(&partition.as_str()))
                 && grant.attributes.is_none_or(|allowed| {
-                    let named = seen.attributes.as_ref().unwrap_or_else(|| {
-                        panic!(
-                            "{function}: the attributes of {} are not recorded",
-                            seen.action
-                        )
-                    });
-                    named.iter().all(|name| allowed.contains(&name.as_str()))
+                    seen.reads_only_what_it_names()
+                        && seen
+                            .attributes
+                            .iter()
+                            .all(|name| allowed.contains(&name.as_str()))
                 })
         });
         assert!(
@@ -144,6 +151,24 @@ fn assert_allowed(function: &str, recorder: &Recorder) {
             "{function} does {seen:?}, which no grant of its role allows"
         );
     }
+}
+
+/// The grants on lookup records name what the store names: a decision's reads, and a new key's
+/// record, which carries every attribute of a lookup record but its last use.
+#[test]
+fn lookup_record_grants_are_what_the_store_names() {
+    use appkeys::store::items::lookup_record;
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        set(LOOKUP_READS),
+        set(&[&["PK", "SK"][..], Store::LOOKUP_READS].concat())
+    );
+    let put: Vec<&str> = lookup_record::ATTRIBUTES
+        .iter()
+        .copied()
+        .filter(|name| *name != lookup_record::LAST_USED_AT)
+        .collect();
+    assert_eq!(set(LOOKUP_PUT), set(&[&["PK", "SK"][..], &put].concat()));
 }
 
 fn trims_history(function: &str, recorder: &Recorder) {
@@ -230,7 +255,8 @@ async fn create_api_key() {
     )
     .await
     .assert_problem(400, "key_limit_reached");
-    // And with room: created (its full key sealed in the record), replayed.
+    // And with room: created (its full key sealed in the record), replayed; then a restricted,
+    // expiring key, whose lookup record carries every attribute a new one can.
     let other = t.create_application_named(MERCHANT, "Other").await;
     let created = twice_then_reused(
         &state,
@@ -242,6 +268,25 @@ async fn create_api_key() {
     )
     .await;
     assert_eq!(created.status, 201, "{}", created.body);
+    let expires_at = t.clock.now().plus_seconds(3600).to_rfc3339();
+    let third = t.create_application_named(MERCHANT, "Third").await;
+    let restricted = Call::create_key(
+        &third,
+        json!({"description": "restricted", "expiresAt": expires_at, "permissions": ["charges:read"]}),
+    );
+    let restricted = send(&state, &t, "create-api-key", restricted).await;
+    assert_eq!(restricted.status, 201, "{}", restricted.body);
+    let put: BTreeSet<String> = recorder
+        .seen()
+        .into_iter()
+        .filter(|seen| seen.action == "dynamodb:PutItem" && seen.partitions.contains("KEYHASH#*"))
+        .flat_map(|seen| seen.attributes)
+        .collect();
+    assert_eq!(
+        put,
+        LOOKUP_PUT.iter().map(|n| n.to_string()).collect(),
+        "a new key's lookup record"
+    );
     assert_allowed("create-api-key", &recorder);
     trims_history("create-api-key", &recorder);
 }
@@ -263,6 +308,36 @@ async fn revoke_api_key() {
         .assert_problem(400, "key_already_revoked");
     assert_allowed("revoke-api-key", &recorder);
     trims_history("revoke-api-key", &recorder);
+}
+
+#[tokio::test]
+async fn update_api_key() {
+    let t = api().await;
+    let app = t.create_application_named(MERCHANT, "Prod").await;
+    let key = t.create_key(MERCHANT, &app, "reporting").await.text("id");
+    let recorder = Recorder::default();
+    let state = recorded(&t, &recorder).await;
+    let change = |body: serde_json::Value| Call::update_key(&app, &key, body);
+    // Restricted, unchanged (no write), renamed, unrestricted again; then refused once revoked.
+    for body in [
+        json!({"permissions": ["charges:read"]}),
+        json!({"permissions": ["charges:read"]}),
+        json!({"description": "nightly"}),
+        json!({"permissions": null, "description": "open"}),
+    ] {
+        let changed = send(&state, &t, "update-api-key", change(body)).await;
+        assert_eq!(changed.status, 200, "{}", changed.body);
+    }
+    assert_eq!(t.revoke_key(MERCHANT, &app, &key).await.status, 204);
+    send(
+        &state,
+        &t,
+        "update-api-key",
+        change(json!({"description": "x"})),
+    )
+    .await
+    .assert_problem(400, "key_already_revoked");
+    assert_allowed("update-api-key", &recorder);
 }
 
 #[tokio::test]
@@ -335,15 +410,24 @@ async fn authorizer() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_allowed("authorizer", &recorder);
-    // Its write names its key and `lastUsedAt`, nothing else.
-    let named: BTreeSet<BTreeSet<String>> = recorder
+    // Its read names what a decision reads; its write, its key and `lastUsedAt`, nothing else.
+    let named: BTreeSet<(String, BTreeSet<String>)> = recorder
         .seen()
         .into_iter()
-        .filter_map(|seen| seen.attributes)
+        .map(|seen| (seen.action, seen.attributes))
         .collect();
     assert_eq!(
         named,
-        BTreeSet::from([["PK", "SK", "lastUsedAt"].map(String::from).into()])
+        BTreeSet::from([
+            (
+                "dynamodb:GetItem".to_owned(),
+                LOOKUP_READS.iter().map(|n| n.to_string()).collect()
+            ),
+            (
+                "dynamodb:UpdateItem".to_owned(),
+                ["PK", "SK", "lastUsedAt"].map(String::from).into()
+            ),
+        ])
     );
 }
 
@@ -467,8 +551,10 @@ async fn report_leaked_keys() {
     let on_lookups: BTreeSet<BTreeSet<String>> = recorder
         .seen()
         .into_iter()
-        .filter(|seen| seen.partition == "KEYHASH#*" && seen.action != "dynamodb:BatchGetItem")
-        .map(|seen| seen.attributes.expect("an update's attributes"))
+        .filter(|seen| {
+            seen.partitions.contains("KEYHASH#*") && seen.action != "dynamodb:BatchGetItem"
+        })
+        .map(|seen| seen.attributes)
         .collect();
     assert_eq!(
         on_lookups,
@@ -511,7 +597,7 @@ async fn event_publisher() {
     let buses: BTreeSet<String> = recorder
         .seen()
         .into_iter()
-        .map(|seen| seen.partition)
+        .flat_map(|seen| seen.partitions)
         .collect();
     assert_eq!(
         buses,

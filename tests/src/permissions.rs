@@ -51,6 +51,14 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "update-api-key",
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+        ],
+    ),
+    (
         "roll-api-key",
         &[
             "dynamodb:GetItem",
@@ -126,8 +134,8 @@ pub const EVENT_PUBLISHER_GRANTS: &[(&[&str], PublisherResource)] = &[
 
 /// A DynamoDB grant narrowed by IAM conditions: `actions` only on items whose partition key
 /// matches one of `partitions` (`dynamodb:LeadingKeys`), and, when `attributes` is given, naming
-/// no attribute but those (`dynamodb:Attributes`, with `dynamodb:ReturnValues` NONE so that
-/// nothing else is read back either).
+/// no attribute but those (`dynamodb:Attributes`), reading nothing else (`dynamodb:Select`
+/// `SPECIFIC_ATTRIBUTES` on a read, `dynamodb:ReturnValues` `NONE` on a write).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Narrowed {
     pub function: &'static str,
@@ -136,10 +144,12 @@ pub struct Narrowed {
     pub attributes: Option<&'static [&'static str]>,
 }
 
-/// Every narrowed grant, one per policy statement. A function listed here has no DynamoDB
-/// statement but these; one that is not has no condition on its DynamoDB statement. Functions that
-/// never touch key lookup records stay in merchant partitions; the authorizer reads lookup records
-/// only, and may write nothing but a key's last use.
+/// Every DynamoDB grant on the table's items, one per policy statement, of every function: each
+/// on one kind of partition (the keys of one `BatchGetItem` must all fit one statement), and each
+/// that reaches key lookup records naming its attributes. Functions that never touch lookup
+/// records stay in merchant partitions; the authorizer reads lookup records only, and may write
+/// nothing but a key's last use; the writers may touch on a lookup record only what their
+/// change of it names.
 pub const NARROWED: &[Narrowed] = &[
     Narrowed {
         function: "create-application",
@@ -148,33 +158,129 @@ pub const NARROWED: &[Narrowed] = &[
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
         ],
-        partitions: &["MERCHANT#*"],
+        partitions: MERCHANTS,
         attributes: None,
     },
     Narrowed {
         function: "list-applications",
         actions: &["dynamodb:GetItem", "dynamodb:Query"],
-        partitions: &["MERCHANT#*"],
+        partitions: MERCHANTS,
         attributes: None,
     },
     Narrowed {
         function: "get-application",
         actions: &["dynamodb:GetItem", "dynamodb:Query"],
-        partitions: &["MERCHANT#*"],
+        partitions: MERCHANTS,
         attributes: None,
     },
     // The application, then its events: both in the merchant's partition.
     Narrowed {
         function: "list-events",
         actions: &["dynamodb:GetItem", "dynamodb:Query"],
-        partitions: &["MERCHANT#*"],
+        partitions: MERCHANTS,
         attributes: None,
+    },
+    Narrowed {
+        function: "set-application-status",
+        actions: &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+        ],
+        partitions: MERCHANTS,
+        attributes: None,
+    },
+    // The application's `isEnabled`, copied onto each working key's lookup record.
+    Narrowed {
+        function: "set-application-status",
+        actions: &["dynamodb:UpdateItem"],
+        partitions: LOOKUPS,
+        attributes: Some(&["PK", "SK", "applicationEnabled"]),
+    },
+    Narrowed {
+        function: "create-api-key",
+        actions: &[
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        ],
+        partitions: MERCHANTS,
+        attributes: None,
+    },
+    Narrowed {
+        function: "create-api-key",
+        actions: &["dynamodb:PutItem"],
+        partitions: LOOKUPS,
+        attributes: Some(LOOKUP_PUT),
+    },
+    Narrowed {
+        function: "revoke-api-key",
+        actions: &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+        ],
+        partitions: MERCHANTS,
+        attributes: None,
+    },
+    Narrowed {
+        function: "revoke-api-key",
+        actions: &["dynamodb:UpdateItem"],
+        partitions: LOOKUPS,
+        attributes: Some(LOOKUP_REVOCATION),
+    },
+    Narrowed {
+        function: "update-api-key",
+        actions: &[
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+        ],
+        partitions: MERCHANTS,
+        attributes: None,
+    },
+    Narrowed {
+        function: "update-api-key",
+        actions: &["dynamodb:UpdateItem"],
+        partitions: LOOKUPS,
+        attributes: Some(LOOKUP_PERMISSIONS),
+    },
+    Narrowed {
+        function: "roll-api-key",
+        actions: &[
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+        ],
+        partitions: MERCHANTS,
+        attributes: None,
+    },
+    // The new key's lookup record put, the old one's ended (or revoked, for a window of 0).
+    Narrowed {
+        function: "roll-api-key",
+        actions: &["dynamodb:PutItem"],
+        partitions: LOOKUPS,
+        attributes: Some(LOOKUP_PUT),
+    },
+    Narrowed {
+        function: "roll-api-key",
+        actions: &["dynamodb:UpdateItem"],
+        partitions: LOOKUPS,
+        attributes: Some(&["PK", "SK", "keyStatus", "expiresAt", "ttl"]),
     },
     Narrowed {
         function: "authorizer",
         actions: &["dynamodb:GetItem"],
-        partitions: &["KEYHASH#*"],
-        attributes: None,
+        partitions: LOOKUPS,
+        attributes: Some(LOOKUP_READS),
     },
     // The last-use write: the lookup record and the key item, `lastUsedAt` only (`PK` and `SK`
     // are named by every request, and IAM requires the key attributes in the list).
@@ -194,19 +300,19 @@ pub const NARROWED: &[Narrowed] = &[
     Narrowed {
         function: "report-leaked-keys",
         actions: &["dynamodb:BatchGetItem"],
-        partitions: &["KEYHASH#*"],
-        attributes: None,
+        partitions: LOOKUPS,
+        attributes: Some(LOOKUP_READS),
     },
     Narrowed {
         function: "report-leaked-keys",
         actions: &["dynamodb:BatchGetItem"],
-        partitions: &["MERCHANT#*"],
+        partitions: MERCHANTS,
         attributes: Some(REPORT_REVOCATION_READS),
     },
     Narrowed {
         function: "report-leaked-keys",
         actions: &["dynamodb:UpdateItem", "dynamodb:PutItem"],
-        partitions: &["MERCHANT#*"],
+        partitions: MERCHANTS,
         attributes: Some(REPORT_REVOCATION_WRITES),
     },
     // The trim deletes by key alone, returning nothing: no other item of the partition can be
@@ -214,16 +320,59 @@ pub const NARROWED: &[Narrowed] = &[
     Narrowed {
         function: "report-leaked-keys",
         actions: &["dynamodb:DeleteItem"],
-        partitions: &["MERCHANT#*"],
+        partitions: MERCHANTS,
         attributes: Some(&["PK", "SK"]),
     },
     Narrowed {
         function: "report-leaked-keys",
         actions: &["dynamodb:UpdateItem"],
-        partitions: &["KEYHASH#*"],
-        attributes: Some(&["PK", "SK", "keyStatus", "ttl"]),
+        partitions: LOOKUPS,
+        attributes: Some(LOOKUP_REVOCATION),
     },
 ];
+
+/// Merchant partitions: applications, keys, keyrings, audit events, idempotency records, name
+/// reservations, counters.
+pub const MERCHANTS: &[&str] = &["MERCHANT#*"];
+/// Key lookup records, which the authorizer reads on every payment call.
+pub const LOOKUPS: &[&str] = &["KEYHASH#*"];
+
+/// What a decision reads of a lookup record (`Store::LOOKUP_READS`, with the item's key).
+pub const LOOKUP_READS: &[&str] = &[
+    "PK",
+    "SK",
+    "merchantId",
+    "applicationId",
+    "keyId",
+    "keyStatus",
+    "expiresAt",
+    "applicationEnabled",
+    "lastUsedAt",
+    "permissions",
+];
+
+/// What a new key's lookup record is put with: every attribute of a lookup record but its last
+/// use (`lookup_record::put_new`).
+pub const LOOKUP_PUT: &[&str] = &[
+    "PK",
+    "SK",
+    "merchantId",
+    "applicationId",
+    "keyId",
+    "keyStatus",
+    "applicationEnabled",
+    "permissions",
+    "expiresAt",
+    "ttl",
+];
+
+/// What a revocation writes of a lookup record (`lookup_record::revoke`): the status, and when
+/// DynamoDB may forget it.
+pub const LOOKUP_REVOCATION: &[&str] = &["PK", "SK", "keyStatus", "ttl"];
+
+/// What a change of a key's permissions writes of its lookup record
+/// (`lookup_record::set_permissions`).
+pub const LOOKUP_PERMISSIONS: &[&str] = &["PK", "SK", "permissions"];
 
 /// The narrowed grants of `function`.
 pub fn narrowed(function: &str) -> Vec<&'static Narrowed> {

@@ -1,7 +1,8 @@
-//! A client that records every AWS action it takes, as IAM authorises it: each item of a
-//! transaction as its own action, the partition it touches (`dynamodb:LeadingKeys`), and the
-//! attributes it names (`dynamodb:Attributes`), for the permission tests to hold each function's
-//! role to what its code does.
+//! A client that records every AWS action it takes, as IAM authorises it, for the permission
+//! tests to hold each function's role to what its code does: each item of a transaction as its
+//! own action, a `BatchGetItem` as one request over all its keys; for each, the partitions it
+//! touches (`dynamodb:LeadingKeys`), the attributes it names (`dynamodb:Attributes`), and what it
+//! asks back (`dynamodb:Select`, `dynamodb:ReturnValues`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -10,15 +11,43 @@ use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContex
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-/// One DynamoDB action as IAM authorises it: the action, the partition prefix of the item
-/// (`dynamodb:LeadingKeys`), and, for an update, a put or a batch read, every attribute it names
-/// (`dynamodb:Attributes`: the key, the item put, the update, condition and projection
-/// expressions; a read without a projection reads [`ALL_ATTRIBUTES`]).
+/// What a read selects when it names no attributes: every one ("the Select parameter always has
+/// a value (ALL_ATTRIBUTES, unless otherwise specified)", DynamoDB developer guide, "Using IAM
+/// policy conditions for fine-grained access control").
+pub const ALL_ATTRIBUTES: &str = "ALL_ATTRIBUTES";
+/// What a read that names its attributes (a projection) selects.
+pub const SPECIFIC_ATTRIBUTES: &str = "SPECIFIC_ATTRIBUTES";
+
+/// One DynamoDB action as IAM authorises it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Seen {
     pub action: String,
-    pub partition: String,
-    pub attributes: Option<BTreeSet<String>>,
+    /// `dynamodb:LeadingKeys`: the partitions of the items one authorisation covers, each as the
+    /// pattern it falls under (`MERCHANT#*`, `KEYHASH#*`; `?` without a partition key). A
+    /// transaction item has one; a `BatchGetItem` has all its keys'. For `events:PutEvents`, the
+    /// bus.
+    pub partitions: BTreeSet<String>,
+    /// `dynamodb:Attributes`: every top-level attribute the request names (the key, the item put,
+    /// the update, condition, key condition, filter and projection expressions).
+    pub attributes: BTreeSet<String>,
+    /// `dynamodb:Select` of a read: [`SPECIFIC_ATTRIBUTES`] with a projection, else the request's
+    /// `Select`, else [`ALL_ATTRIBUTES`].
+    pub select: Option<String>,
+    /// `dynamodb:ReturnValues` of a write as sent (in a transaction, its
+    /// `ReturnValuesOnConditionCheckFailure`), if it sets one.
+    pub return_values: Option<String>,
+}
+
+impl Seen {
+    /// Whether it reads nothing but the attributes it names, and asks nothing back: what a grant
+    /// narrowed by `dynamodb:Attributes` requires with `dynamodb:Select` (`SPECIFIC_ATTRIBUTES`)
+    /// or `dynamodb:ReturnValues` (`NONE`), each `StringEqualsIfExists`.
+    pub fn reads_only_what_it_names(&self) -> bool {
+        self.select
+            .as_deref()
+            .is_none_or(|s| s == SPECIFIC_ATTRIBUTES)
+            && self.return_values.as_deref().is_none_or(|r| r == "NONE")
+    }
 }
 
 /// Everything a client was seen to do.
@@ -34,61 +63,69 @@ impl Recorder {
         self.seen().into_iter().map(|seen| seen.action).collect()
     }
 
-    fn record(&self, action: &str, key: Option<&HashMap<String, AttributeValue>>) {
-        self.record_naming(action, key, None);
+    fn insert(&self, seen: Seen) {
+        self.0.lock().unwrap().insert(seen);
     }
 
-    fn record_naming(
+    /// An action on the items of `keys`, naming their key attributes and `named`.
+    fn record(
         &self,
         action: &str,
-        key: Option<&HashMap<String, AttributeValue>>,
-        attributes: Option<BTreeSet<String>>,
+        keys: &[&HashMap<String, AttributeValue>],
+        named: BTreeSet<String>,
+        select: Option<String>,
+        return_values: Option<&str>,
     ) {
-        let partition = match key.and_then(|key| key.get("PK")) {
-            Some(AttributeValue::S(pk)) => pk
-                .split_once('#')
-                .map_or(pk.clone(), |(prefix, _)| format!("{prefix}#*")),
-            _ => "?".into(),
-        };
-        self.0.lock().unwrap().insert(Seen {
+        let mut attributes = named;
+        for key in keys {
+            attributes.extend(key.keys().cloned());
+        }
+        self.insert(Seen {
             action: format!("dynamodb:{action}"),
-            partition,
+            partitions: keys.iter().map(|key| partition(key.get("PK"))).collect(),
             attributes,
+            select,
+            return_values: return_values.map(str::to_owned),
         });
     }
 
-    /// A put, with the attributes it writes and its condition names.
+    /// A put: the item's attributes are what it writes.
     fn record_put(
         &self,
         item: &HashMap<String, AttributeValue>,
         condition: Option<&str>,
         names: Option<&HashMap<String, String>>,
+        return_values: Option<&str>,
     ) {
-        let mut attributes: BTreeSet<String> = item.keys().cloned().collect();
-        attributes.extend(attribute_names([condition, None], names));
-        self.record_naming("PutItem", Some(item), Some(attributes));
-    }
-
-    /// An update, with the attributes it names.
-    fn record_update(
-        &self,
-        key: &HashMap<String, AttributeValue>,
-        expressions: [Option<&str>; 2],
-        names: Option<&HashMap<String, String>>,
-    ) {
-        let mut attributes: BTreeSet<String> = key.keys().cloned().collect();
-        attributes.extend(attribute_names(expressions, names));
-        self.record_naming("UpdateItem", Some(key), Some(attributes));
+        let named = attribute_names([condition, None, None], names);
+        self.record("PutItem", &[item], named, None, return_values);
     }
 }
 
-/// What a read without a projection names: every attribute, which no attribute list allows.
-const ALL_ATTRIBUTES: &str = "(all attributes)";
+/// The pattern of `dynamodb:LeadingKeys` a partition key falls under: its prefix up to the first
+/// `#`, then `*`.
+fn partition(pk: Option<&AttributeValue>) -> String {
+    match pk {
+        Some(AttributeValue::S(pk)) => pk
+            .split_once('#')
+            .map_or(pk.clone(), |(prefix, _)| format!("{prefix}#*")),
+        _ => "?".into(),
+    }
+}
+
+/// What a read selects: see [`Seen::select`].
+fn selected(projection: Option<&str>, select: Option<&str>) -> Option<String> {
+    Some(match (projection, select) {
+        (Some(_), _) => SPECIFIC_ATTRIBUTES.to_owned(),
+        (None, Some(select)) => select.to_owned(),
+        (None, None) => ALL_ATTRIBUTES.to_owned(),
+    })
+}
 
 /// The top-level attributes that DynamoDB expressions name: their identifiers, with `#name`
 /// placeholders resolved, leaving out `:values`, keywords and functions.
 fn attribute_names(
-    expressions: [Option<&str>; 2],
+    expressions: [Option<&str>; 3],
     names: Option<&HashMap<String, String>>,
 ) -> BTreeSet<String> {
     const WORDS: &[&str] = &[
@@ -154,77 +191,150 @@ impl Intercept for Recorder {
         _: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         use aws_sdk_dynamodb::operation::{
-            batch_get_item::BatchGetItemInput, get_item::GetItemInput, put_item::PutItemInput,
-            query::QueryInput, transact_write_items::TransactWriteItemsInput,
-            update_item::UpdateItemInput,
+            batch_get_item::BatchGetItemInput, delete_item::DeleteItemInput,
+            get_item::GetItemInput, put_item::PutItemInput, query::QueryInput,
+            transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
         };
         let input = context.input();
+        let none = HashMap::new();
         if let Some(get) = input.downcast_ref::<GetItemInput>() {
-            self.record("GetItem", get.key());
+            let projection = get.projection_expression();
+            self.record(
+                "GetItem",
+                &[get.key().unwrap_or(&none)],
+                attribute_names([projection, None, None], get.expression_attribute_names()),
+                selected(projection, None),
+                None,
+            );
         } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
             self.record_put(
-                put.item().unwrap_or(&HashMap::new()),
+                put.item().unwrap_or(&none),
                 put.condition_expression(),
                 put.expression_attribute_names(),
+                put.return_values().map(|r| r.as_str()),
+            );
+        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+            self.record(
+                "UpdateItem",
+                &[update.key().unwrap_or(&none)],
+                attribute_names(
+                    [
+                        update.update_expression(),
+                        update.condition_expression(),
+                        None,
+                    ],
+                    update.expression_attribute_names(),
+                ),
+                None,
+                update.return_values().map(|r| r.as_str()),
+            );
+        } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+            self.record(
+                "DeleteItem",
+                &[delete.key().unwrap_or(&none)],
+                attribute_names(
+                    [delete.condition_expression(), None, None],
+                    delete.expression_attribute_names(),
+                ),
+                None,
+                delete.return_values().map(|r| r.as_str()),
             );
         } else if let Some(query) = input.downcast_ref::<QueryInput>() {
-            let pk = query
+            // The partition is the key condition's `:pk`.
+            let key = query
                 .expression_attribute_values()
                 .and_then(|v| v.get(":pk"))
-                .cloned();
-            let key = pk.map(|pk| std::collections::HashMap::from([("PK".to_owned(), pk)]));
-            self.record("Query", key.as_ref());
+                .map(|pk| HashMap::from([("PK".to_owned(), pk.clone())]))
+                .unwrap_or_default();
+            let projection = query.projection_expression();
+            self.record(
+                "Query",
+                &[&key],
+                attribute_names(
+                    [
+                        query.key_condition_expression(),
+                        query.filter_expression(),
+                        projection,
+                    ],
+                    query.expression_attribute_names(),
+                ),
+                selected(projection, query.select().map(|s| s.as_str())),
+                None,
+            );
         } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+            // One authorisation per table: all the keys asked of it at once.
             for wanted in batch
                 .request_items()
                 .into_iter()
                 .flat_map(|items| items.values())
             {
-                let read = match wanted.projection_expression() {
-                    Some(projection) => attribute_names(
-                        [Some(projection), None],
+                let projection = wanted.projection_expression();
+                let keys: Vec<&HashMap<String, AttributeValue>> = wanted.keys().iter().collect();
+                self.record(
+                    "BatchGetItem",
+                    &keys,
+                    attribute_names(
+                        [projection, None, None],
                         wanted.expression_attribute_names(),
                     ),
-                    None => BTreeSet::from([ALL_ATTRIBUTES.to_owned()]),
-                };
-                for key in wanted.keys() {
-                    let mut named: BTreeSet<String> = key.keys().cloned().collect();
-                    named.extend(read.iter().cloned());
-                    self.record_naming("BatchGetItem", Some(key), Some(named));
-                }
+                    selected(projection, None),
+                    None,
+                );
             }
-        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-            self.record_update(
-                update.key().unwrap_or(&HashMap::new()),
-                [update.update_expression(), update.condition_expression()],
-                update.expression_attribute_names(),
-            );
         } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+            // Each item authorised as its own action.
             for item in transaction.transact_items() {
                 if let Some(put) = item.put() {
                     self.record_put(
                         put.item(),
                         put.condition_expression(),
                         put.expression_attribute_names(),
+                        put.return_values_on_condition_check_failure()
+                            .map(|r| r.as_str()),
                     );
                 } else if let Some(update) = item.update() {
-                    self.record_update(
-                        update.key(),
-                        [
-                            Some(update.update_expression()),
-                            update.condition_expression(),
-                        ],
-                        update.expression_attribute_names(),
+                    self.record(
+                        "UpdateItem",
+                        &[update.key()],
+                        attribute_names(
+                            [
+                                Some(update.update_expression()),
+                                update.condition_expression(),
+                                None,
+                            ],
+                            update.expression_attribute_names(),
+                        ),
+                        None,
+                        update
+                            .return_values_on_condition_check_failure()
+                            .map(|r| r.as_str()),
                     );
                 } else if let Some(delete) = item.delete() {
-                    let mut named: BTreeSet<String> = delete.key().keys().cloned().collect();
-                    named.extend(attribute_names(
-                        [delete.condition_expression(), None],
-                        delete.expression_attribute_names(),
-                    ));
-                    self.record_naming("DeleteItem", Some(delete.key()), Some(named));
+                    self.record(
+                        "DeleteItem",
+                        &[delete.key()],
+                        attribute_names(
+                            [delete.condition_expression(), None, None],
+                            delete.expression_attribute_names(),
+                        ),
+                        None,
+                        delete
+                            .return_values_on_condition_check_failure()
+                            .map(|r| r.as_str()),
+                    );
                 } else if let Some(check) = item.condition_check() {
-                    self.record("ConditionCheckItem", Some(check.key()));
+                    self.record(
+                        "ConditionCheckItem",
+                        &[check.key()],
+                        attribute_names(
+                            [Some(check.condition_expression()), None, None],
+                            check.expression_attribute_names(),
+                        ),
+                        None,
+                        check
+                            .return_values_on_condition_check_failure()
+                            .map(|r| r.as_str()),
+                    );
                 }
             }
         } else {
@@ -234,14 +344,19 @@ impl Intercept for Recorder {
                 // The bus each entry goes to stands in for the partition.
                 Some(put) => {
                     for entry in put.entries() {
-                        self.0.lock().unwrap().insert(Seen {
+                        self.insert(Seen {
                             action: "events:PutEvents".into(),
-                            partition: entry.event_bus_name().unwrap_or("default").to_owned(),
-                            attributes: None,
+                            partitions: BTreeSet::from([entry
+                                .event_bus_name()
+                                .unwrap_or("default")
+                                .to_owned()]),
+                            attributes: BTreeSet::new(),
+                            select: None,
+                            return_values: None,
                         });
                     }
                 }
-                None => self.record("(unrecorded operation)", None),
+                None => self.record("(unrecorded operation)", &[], BTreeSet::new(), None, None),
             }
         }
         Ok(())

@@ -32,6 +32,7 @@ use serde_json::{json, Value};
 mod api;
 mod events;
 mod operability;
+mod public_routes;
 mod safety;
 
 const BACKEND_URL: &str = "https://payments.internal.example";

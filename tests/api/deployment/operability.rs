@@ -301,7 +301,7 @@ fn decisions_filter(stack: &Stack) -> (String, String, BTreeMap<String, String>,
 }
 
 /// `$.fields.reason` in a JSON log line.
-fn select<'a>(line: &'a Value, selector: &str) -> Option<&'a Value> {
+pub(super) fn select<'a>(line: &'a Value, selector: &str) -> Option<&'a Value> {
     selector
         .strip_prefix("$.")
         .unwrap_or_else(|| panic!("selector {selector}"))
@@ -311,7 +311,7 @@ fn select<'a>(line: &'a Value, selector: &str) -> Option<&'a Value> {
 
 /// A writer the production log format writes into, so the test can read every line.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(super) struct Captured(pub(super) Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -357,6 +357,7 @@ fn the_decision_metric_filter_counts_the_authorizers_real_log_lines() {
                 ),
                 t.pepper.clone(),
                 t.state.config.key_mode,
+                Default::default(),
             );
             assert_eq!(TestApi::allows(&broken_verifier, &full_key).await, None);
         })

@@ -1,6 +1,6 @@
 //! A subscriber to the lifecycle events, on the local endpoint: an SQS queue that an EventBridge
-//! rule on the bus (`{"source": ["appkeys"]}`, like examples/event-subscriber.yaml's rule) delivers every event
-//! to. `scripts/dev` prints what reached it; the tests read it to see what a subscriber
+//! rule on the bus (`{"source": ["appkeys"]}`; examples/event-subscriber.yaml's rule is of the
+//! same kind, for `api_key.revoked` only) delivers every event to. `scripts/dev` prints what reached it; the tests read it to see what a subscriber
 //! in AWS would receive.
 
 use aws_config::SdkConfig;
