@@ -99,6 +99,19 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// `Some(None)` when absent; `None` after recording an error for null or another type (for
+    /// a member that may be left out but has no "none" value).
+    pub fn string_if_given(&mut self, field: &'a str) -> Option<Option<&'a str>> {
+        match self.take(field) {
+            None => Some(None),
+            Some(Value::String(value)) => Some(Some(value)),
+            Some(_) => {
+                self.error(field, "must be a string");
+                None
+            }
+        }
+    }
+
     pub fn required_string(&mut self, field: &'a str) -> Option<&'a str> {
         match self.optional_string(field)? {
             Some(value) => Some(value),
@@ -290,7 +303,7 @@ pub fn key_change(
 ) -> Result<KeyChange, Refusal> {
     let permissions = body.permissions(resources);
     let description = body
-        .optional_string("description")
+        .string_if_given("description")
         .and_then(|raw| match raw {
             None => Some(None),
             Some(raw) => body

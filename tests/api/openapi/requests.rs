@@ -3,6 +3,7 @@ use appkeys::domain::limits::MAX_GRACE_SECONDS;
 use appkeys::domain::limits::{
     APPLICATION_DESCRIPTION_MAX, APPLICATION_NAME_MAX, KEY_DESCRIPTION_MAX,
 };
+use appkeys::domain::permissions::{PaymentResources, Permissions};
 use appkeys::domain::text;
 use appkeys::domain::{ApplicationName, Description};
 use proptest::prelude::*;
@@ -396,4 +397,40 @@ fn request_schemas_hold_the_contract_limits() {
         "StatusChange",
         json!({ "isEnabled": true, "name": "x" })
     ));
+}
+
+#[test]
+fn the_permission_schema_lists_the_default_resources_permissions() {
+    let resources = PaymentResources::default();
+    let mut expected: Vec<String> = resources
+        .names()
+        .iter()
+        .flat_map(|name| [format!("{name}:read"), format!("{name}:write")])
+        .collect();
+    expected.sort();
+    let schema = description().schema("Permission");
+    let listed: Vec<String> = description().resolve(&schema)["enum"]
+        .as_array()
+        .expect("Permission is an enum")
+        .iter()
+        .map(|value| value.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, expected);
+    for permission in &expected {
+        let list = [permission.as_str()];
+        assert!(
+            Permissions::parse(&list, &resources).is_ok(),
+            "{permission}"
+        );
+        assert!(valid("KeyChange", json!({ "permissions": list })));
+    }
+    for refused in [json!(["payouts:read"]), json!(["charges:admin"]), json!([])] {
+        assert!(
+            !valid("KeyChange", json!({ "permissions": refused })),
+            "{refused}"
+        );
+    }
+    assert!(valid("KeyChange", json!({ "permissions": null })));
+    assert!(!valid("KeyChange", json!({ "description": null })));
+    assert!(!valid("KeyChange", json!({})));
 }
