@@ -1,0 +1,98 @@
+// Sign-in. The access token lives in this module's variable only: never in localStorage,
+// sessionStorage, a cookie or the URL. Reloading the page therefore signs the merchant out.
+//
+// Two ways in:
+// - a development link `/console#token=<jwt>` (printed by scripts/dev): the fragment is read
+//   once and removed from the address bar (and from the history entry) before anything else;
+// - OAuth 2.0 authorization code with PKCE against the configured issuer (oauth4webapi, loaded
+//   only for that). The code verifier and state must survive the redirect, so they are kept in
+//   sessionStorage for the round trip only and deleted before the code is exchanged.
+
+let token = null;
+
+const PENDING = 'console.oauth.pending';
+
+/** The bearer token, or null when signed out. */
+export function accessToken() {
+  return token;
+}
+
+export function signOut() {
+  token = null;
+}
+
+/** The page's own address for the OAuth redirect: origin + "/console". */
+function redirectUri() {
+  return `${location.origin}/console`;
+}
+
+/**
+ * Takes a development token from a `#token=` fragment, once: the fragment leaves the address bar
+ * and the history entry at once. Returns true when it held one.
+ */
+export function adoptFragmentToken() {
+  if (!location.hash.startsWith('#token=')) return false;
+  const value = new URLSearchParams(location.hash.slice(1)).get('token');
+  history.replaceState(null, '', location.pathname + location.search);
+  if (value) token = value;
+  return Boolean(value);
+}
+
+/** http is accepted for a loopback issuer only (a local identity provider). */
+function isLoopbackHttp(url) {
+  return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
+
+async function authorizationServer(oauth, config) {
+  const issuer = new URL(config.issuer);
+  const options = isLoopbackHttp(issuer) ? {[oauth.allowInsecureRequests]: true} : {};
+  const response = await oauth.discoveryRequest(issuer, {algorithm: 'oidc', ...options});
+  return {as: await oauth.processDiscoveryResponse(issuer, response), options};
+}
+
+const loadOauth = () => import('./vendor/oauth4webapi.js');
+
+/**
+ * Completes an OAuth sign-in when the page was opened with its authorization response
+ * (`?code=…&state=…`, or `?error=…`). Returns true when signed in.
+ */
+export async function completeRedirect(config) {
+  const query = new URLSearchParams(location.search);
+  if (!query.has('code') && !query.has('error')) return false;
+
+  const callback = new URL(location.href);
+  // The code and state leave the address bar whatever happens next.
+  history.replaceState(null, '', location.pathname);
+  const pending = sessionStorage.getItem(PENDING);
+  sessionStorage.removeItem(PENDING);
+  if (!pending) throw new Error('The sign-in response did not match a sign-in started here. Sign in again.');
+  const {verifier, state} = JSON.parse(pending);
+
+  const oauth = await loadOauth();
+  const {as, options} = await authorizationServer(oauth, config);
+  const client = {client_id: config.clientId};
+  const parameters = oauth.validateAuthResponse(as, client, callback, state);
+  const response = await oauth.authorizationCodeGrantRequest(
+    as, client, oauth.None(), parameters, redirectUri(), verifier, options);
+  const result = await oauth.processAuthorizationCodeResponse(as, client, response);
+  token = result.access_token;
+  return true;
+}
+
+/** Sends the browser to the identity provider; it comes back to /console?code=…&state=…. */
+export async function startSignIn(config) {
+  const oauth = await loadOauth();
+  const {as} = await authorizationServer(oauth, config);
+  const verifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const url = new URL(as.authorization_endpoint);
+  url.searchParams.set('client_id', config.clientId);
+  url.searchParams.set('redirect_uri', redirectUri());
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('scope', config.scopes);
+  url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
+  url.searchParams.set('code_challenge_method', 'S256');
+  url.searchParams.set('state', state);
+  sessionStorage.setItem(PENDING, JSON.stringify({verifier, state}));
+  location.assign(url.href);
+}
