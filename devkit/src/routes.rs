@@ -15,6 +15,9 @@ pub enum Guard {
     /// No gateway authorizer: the function authenticates the caller by a signature over the
     /// body (GitHub's secret-scanning reports).
     Signature,
+    /// No authorizer and no caller: static files anyone may load (the console's page and
+    /// assets), which sign in in the browser and then call the API like any client.
+    Public,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +58,7 @@ impl Route {
     pub fn required_scopes<'a>(&self, scopes: &'a Scopes) -> Vec<&'a str> {
         match self.guard {
             Guard::Jwt => scopes.required(self.access()),
-            Guard::ApiKey | Guard::Signature => Vec::new(),
+            Guard::ApiKey | Guard::Signature | Guard::Public => Vec::new(),
         }
     }
 
@@ -218,6 +221,18 @@ pub const ROUTES: &[Route] = &[
         path: "/api/v1/payments/{proxy+}",
         function: "payments-echo",
         guard: Guard::ApiKey,
+    },
+    Route {
+        method: "GET",
+        path: "/console",
+        function: "console",
+        guard: Guard::Public,
+    },
+    Route {
+        method: "GET",
+        path: "/console/{proxy+}",
+        function: "console",
+        guard: Guard::Public,
     },
 ];
 

@@ -7,6 +7,7 @@ mod audit;
 mod authorizer;
 mod bad_input;
 mod concurrency;
+mod console;
 mod deadlines;
 mod deployment;
 mod docs;

@@ -91,6 +91,7 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("payments-echo", &[]),
+    ("console", &[]),
     // Its code puts events on the bus; Lambda's event source mapping reads the table's stream and
     // sends failed batches to the dead-letter queue with the function's role. Each on its one
     // resource: `EVENT_PUBLISHER_GRANTS`.

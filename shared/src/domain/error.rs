@@ -77,6 +77,8 @@ impl Refusal {
 pub enum Missing {
     Application,
     Key,
+    /// A console path that serves nothing (or the console is not configured).
+    Page,
 }
 
 /// Which bound on an application's keys a new key would pass. All three are `key_limit_reached`.

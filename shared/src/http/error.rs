@@ -71,6 +71,9 @@ fn refusal(refusal: &Refusal) -> Described {
         Refusal::NotFound(Missing::Key) => {
             described(S::NOT_FOUND, "not_found", "Not found", "Key not found.")
         }
+        Refusal::NotFound(Missing::Page) => {
+            described(S::NOT_FOUND, "not_found", "Not found", "No such page.")
+        }
         Refusal::PayloadTooLarge { max } => described(
             S::PAYLOAD_TOO_LARGE,
             "payload_too_large",

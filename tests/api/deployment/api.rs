@@ -82,7 +82,7 @@ fn the_api_serves_exactly_the_route_table() {
                     Guard::ApiKey if backend => format!("{BACKEND_URL}/{{proxy}}"),
                     _ => r.function.to_owned(),
                 };
-                format!("{} -> {target} ({:?})", r.route_key(), r.guard)
+                format!("{} -> {target} ({:?})", r.route_key(), Gate::from(r.guard))
             })
             .collect();
         assert_eq!(served, expected, "backend: {backend}");
@@ -189,7 +189,7 @@ fn every_management_route_requires_the_scopes_of_the_shared_rule() {
             let (name, required) = match route.guard {
                 Guard::Jwt => ("JwtAuthorizer", route.required_scopes(&scopes)),
                 Guard::ApiKey => ("ApiKeyAuthorizer", Vec::new()),
-                Guard::Signature => ("NONE", Vec::new()),
+                Guard::Signature | Guard::Public => ("NONE", Vec::new()),
             };
             let configured: Vec<&str> = security[name]
                 .as_array()
@@ -335,30 +335,39 @@ fn cors_is_off_by_default_and_mirrors_the_local_gateway_when_set() {
     );
 }
 
-/// The leaked-key report route is the one route without a gateway authorizer: GitHub cannot
+/// Two kinds of route go without a gateway authorizer: the leaked-key report route (GitHub cannot
 /// present a JWT or an API key, and its function checks the report's signature before it reads
-/// anything. That exemption is deliberate and narrow: exactly the route table's signature routes
-/// (that one route, spelled out here so that a second needs a decision), no scheme named `NONE`
-/// that could be reused, and a throttle of its own, no larger than the API's default.
+/// anything) and the console's static files (a browser loads them before it has signed in). That
+/// exemption is deliberate and narrow: exactly those routes of the route table (spelled out here,
+/// so that another needs a decision), no scheme named `NONE` that could be reused, and a throttle
+/// of their own, no larger than the API's default.
 #[test]
-fn only_the_leaked_key_report_route_goes_without_an_authorizer_and_it_has_its_own_throttle() {
-    let signature_routes: Vec<String> = ROUTES
+fn only_the_report_and_console_routes_go_without_an_authorizer_each_with_its_own_throttle() {
+    let open_routes: Vec<String> = ROUTES
         .iter()
-        .filter(|r| r.guard == Guard::Signature)
+        .filter(|r| matches!(r.guard, Guard::Signature | Guard::Public))
         .map(Route::route_key)
         .collect();
-    assert_eq!(signature_routes, ["POST /api/v1/secret-scanning/reports"]);
+    assert_eq!(
+        open_routes,
+        [
+            "POST /api/v1/secret-scanning/reports",
+            "GET /console",
+            "GET /console/{proxy+}"
+        ]
+    );
     let custom = Stack::deploy(&[
         ("SecretScanningRateLimit", "5"),
         ("SecretScanningBurstLimit", "7"),
+        ("ConsoleRateLimit", "3"),
     ]);
-    for (stack, rate, burst) in [
-        (echo_mode(), "500", "1000"),
-        (backend_mode(), "500", "1000"),
-        (custom, "5", "7"),
+    for (stack, report, console) in [
+        (echo_mode(), ("500", "1000"), ("50", "50")),
+        (backend_mode(), ("500", "1000"), ("50", "50")),
+        (custom, ("5", "7"), ("3", "3")),
     ] {
         let body = definition(&stack);
-        let open: Vec<String> = operations(body)
+        let mut open: Vec<String> = operations(body)
             .into_iter()
             .filter(|(_, operation)| {
                 operation["security"]
@@ -376,7 +385,10 @@ fn only_the_leaked_key_report_route_goes_without_an_authorizer_and_it_has_its_ow
                 key
             })
             .collect();
-        assert_eq!(open, signature_routes, "routes without an authorizer");
+        open.sort();
+        let mut expected = open_routes.clone();
+        expected.sort();
+        assert_eq!(open, expected, "routes without an authorizer");
         assert!(
             body["components"]["securitySchemes"]
                 .get(NO_AUTHORIZER)
@@ -388,20 +400,25 @@ fn only_the_leaked_key_report_route_goes_without_an_authorizer_and_it_has_its_ow
             .as_object()
             .expect("route settings");
         let keys: Vec<&String> = settings.keys().collect();
-        assert_eq!(keys, signature_routes.iter().collect::<Vec<_>>());
+        assert_eq!(keys, expected.iter().collect::<Vec<_>>());
+        let default_rate: u32 = stack.parameters["ThrottlingRateLimit"].parse().unwrap();
         for (key, setting) in settings {
+            let (rate, burst) = if key.contains("secret-scanning") {
+                report
+            } else {
+                console
+            };
             assert_eq!(scalar(&setting["ThrottlingRateLimit"]), rate, "{key}");
             assert_eq!(scalar(&setting["ThrottlingBurstLimit"]), burst, "{key}");
-            // Route settings replace the defaults for the route: its 5xx alarm needs these.
+            // Route settings replace the defaults for the route: its alarms need these.
             assert_eq!(setting["DetailedMetricsEnabled"], true, "{key}");
+            // By default a bucket of its own no larger than the other routes' (docs/security.md,
+            // "Report flood": sized to what a junk report costs, not to GitHub's traffic).
+            assert!(
+                rate.parse::<u32>().unwrap() <= default_rate,
+                "{key}: {rate} vs {default_rate}"
+            );
         }
-        // By default a bucket of its own no larger than the other routes' (docs/security.md,
-        // "Report flood": sized to what a junk report costs, not to GitHub's traffic).
-        let default_rate: u32 = stack.parameters["ThrottlingRateLimit"].parse().unwrap();
-        assert!(
-            rate.parse::<u32>().unwrap() <= default_rate,
-            "{rate} vs {default_rate}"
-        );
     }
 }
 

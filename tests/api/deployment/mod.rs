@@ -134,15 +134,34 @@ const NO_AUTHORIZER: &str = "NONE";
 /// `security` would be open without saying so. `NONE` is read as the signature guard, the one
 /// route whose function authenticates the caller itself; `api.rs` checks that it is that route
 /// alone, and that no scheme of that name exists.
-fn guard(operation: &Value) -> Guard {
+fn guard(operation: &Value) -> Gate {
     let security = operation["security"].as_array().expect("security");
     assert_eq!(security.len(), 1, "one authorizer: {security:?}");
     let names: Vec<&String> = security[0].as_object().unwrap().keys().collect();
     match names.as_slice() {
-        [name] if *name == "JwtAuthorizer" => Guard::Jwt,
-        [name] if *name == "ApiKeyAuthorizer" => Guard::ApiKey,
-        [name] if *name == NO_AUTHORIZER => Guard::Signature,
+        [name] if *name == "JwtAuthorizer" => Gate::Jwt,
+        [name] if *name == "ApiKeyAuthorizer" => Gate::ApiKey,
+        [name] if *name == NO_AUTHORIZER => Gate::None,
         other => panic!("unexpected authorizer {other:?}"),
+    }
+}
+
+/// What API Gateway puts in front of a route: the routes whose function authenticates the caller
+/// itself and the static ones alike have no authorizer.
+#[derive(Debug, PartialEq, Eq)]
+enum Gate {
+    Jwt,
+    ApiKey,
+    None,
+}
+
+impl From<Guard> for Gate {
+    fn from(guard: Guard) -> Self {
+        match guard {
+            Guard::Jwt => Gate::Jwt,
+            Guard::ApiKey => Gate::ApiKey,
+            Guard::Signature | Guard::Public => Gate::None,
+        }
     }
 }
 

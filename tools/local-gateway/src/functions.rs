@@ -14,6 +14,8 @@ use report_leaked_keys::Scanner;
 
 pub struct Functions {
     pub issuer: KeyIssuer,
+    /// The console's page and assets; not served unless configured.
+    pub console: console::Console,
     pub verifier: KeyVerifier,
     /// The leaked-key report function, with its instance's cache of GitHub's signing keys.
     pub scanner: Arc<Scanner>,
@@ -41,6 +43,7 @@ impl Functions {
             issuer,
             verifier,
             scanner,
+            console: console::Console::default(),
         }
     }
 
@@ -58,6 +61,12 @@ impl Functions {
     pub fn with_origin_lock(mut self, lock: Option<OriginLock>) -> Self {
         self.verifier = self.verifier.with_origin_lock(lock.clone());
         self.scanner_mut().origin_lock = lock;
+        self
+    }
+
+    /// The console served (`CONSOLE_CLIENT_ID` set).
+    pub fn with_console(mut self, console: console::Console) -> Self {
+        self.console = console;
         self
     }
 
@@ -94,6 +103,7 @@ impl Functions {
                 Box::pin(report_leaked_keys::handler(&self.scanner, request)).await
             }
             "payments-echo" => Box::pin(payments_echo::handler(request)).await,
+            "console" => Box::pin(console::handler(&self.console, request)).await,
             other => Err(Box::new(UnknownFunction(other.to_owned()))),
         }
     }

@@ -117,8 +117,8 @@ impl Gateway {
                 }
                 None => return message(StatusCode::UNAUTHORIZED, "Unauthorized"),
             },
-            // The function checks the caller's signature itself.
-            Guard::Signature => Value::Null,
+            // The function checks the caller's signature itself; static files need no caller.
+            Guard::Signature | Guard::Public => Value::Null,
             Guard::ApiKey => {
                 // The identity source is the Authorization header: without it API Gateway
                 // answers 401 and does not call the authorizer.

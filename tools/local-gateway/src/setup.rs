@@ -22,9 +22,17 @@ pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
             ),
         )
         .with_origin_lock(appkeys::lambda::secrets::origin_lock_from_env(&sdk).await?);
+    let jwt = JwtSettings::from_env();
+    // The console signs in against the local issuer, whose default the gateway supplies.
+    let console = console::Settings::from_lookup(|name| {
+        std::env::var(name)
+            .ok()
+            .or_else(|| (name == "JWT_ISSUER").then(|| jwt.issuer.clone()))
+    })?;
+    let functions = functions.with_console(console::Console::new(console));
     Ok(Gateway {
         functions,
-        jwt: JwtSettings::from_env(),
+        jwt,
         cors: Cors::from_env()?,
     })
 }
