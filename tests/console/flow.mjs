@@ -1,0 +1,703 @@
+// The console's browser test: the whole flow in headless Chromium against a running local
+// gateway, as a merchant would go through it. Run by scripts/console-test, which starts the
+// gateway and passes:
+//   CONSOLE_BASE_URL      the gateway, http://127.0.0.1:<port>
+//   CONSOLE_TOKEN         a merchant JWT (the development link's token)
+//   CONSOLE_NODE_MODULES  where playwright-core and axe-core are installed (.node-console/node_modules)
+//   CHROMIUM              the browser (default /usr/bin/chromium)
+//   CONSOLE_OUT           where screenshots go (default target/console)
+//
+// It fails (exit 1, with the reason) on any broken step, any browser console error, page
+// error, JavaScript dialog or failed request, any 4xx/5xx answer the step did not expect, and
+// any request that leaves 127.0.0.1 (every other request is aborted).
+//
+// axe-core under the page's CSP: the CSP (script-src 'self', no 'unsafe-inline') refuses an
+// inline <script>, so page.addScriptTag({content}) cannot inject axe. page.evaluate(source)
+// runs the source through the DevTools protocol (Runtime.evaluate), which the page's CSP does
+// not govern, so axe is defined in the page's own main world without weakening the policy
+// under test (no bypassCSP, no second context): the page keeps refusing inline scripts, as the
+// CSP step checks.
+
+import {createRequire} from 'node:module';
+import {mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {dirname, join, relative, resolve} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {gzipSync} from 'node:zlib';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const base = required('CONSOLE_BASE_URL').replace(/\/$/, '');
+const token = required('CONSOLE_TOKEN');
+const nodeModules = process.env.CONSOLE_NODE_MODULES || join(root, '.node-console/node_modules');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const out = resolve(root, process.env.CONSOLE_OUT || 'target/console');
+
+const require = createRequire(join(nodeModules, 'noop.js'));
+const {chromium} = require('playwright-core');
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`console test: ${name} is not set (run scripts/console-test)`);
+    process.exit(2);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bookkeeping: steps, problems seen by the listeners, answers a step expects.
+
+let passed = 0;
+const problems = [];
+const expectedAnswers = []; // {method, path: RegExp, status, seen}
+const expectedConsole = []; // RegExp, each allowed once
+const secrets = new Map(); // what must never be logged or put in a URL: label → value
+const consoleTexts = [];
+const requestUrls = [];
+const assetUrls = new Set();
+const axeSummary = [];
+
+class Failure extends Error {}
+function fail(message) {
+  throw new Failure(message);
+}
+function check(condition, message) {
+  if (!condition) fail(message);
+}
+
+async function step(name, run) {
+  const started = Date.now();
+  try {
+    await run();
+  } catch (error) {
+    console.log(`not ok ${passed + 1} - ${name}`);
+    throw error;
+  }
+  settle(name);
+  passed += 1;
+  console.log(`ok ${passed} - ${name} (${Date.now() - started} ms)`);
+}
+
+/** Fails the step on whatever the listeners saw, and on an expected answer that never came. */
+function settle(name) {
+  const missing = expectedAnswers.filter((answer) => !answer.seen);
+  expectedAnswers.length = 0;
+  expectedConsole.length = 0;
+  for (const answer of missing) {
+    problems.push(`expected ${answer.method} ${answer.path} to answer ${answer.status}, and it did not`);
+  }
+  if (problems.length) {
+    const list = problems.splice(0).map((p) => `  - ${p}`).join('\n');
+    fail(`${name}: the browser reported:\n${list}`);
+  }
+}
+
+function expectAnswer(method, path, status) {
+  expectedAnswers.push({method, path, status, seen: false});
+}
+
+function watch(page, label) {
+  page.on('console', (message) => {
+    const text = message.text();
+    consoleTexts.push(text);
+    if (message.type() !== 'error') return;
+    const status = /^Failed to load resource: the server responded with a status of (\d{3})/.exec(text)?.[1];
+    const url = message.location()?.url || '';
+    if (status && expectedAnswers.some((a) => a.status === Number(status) && a.path.test(new URL(url, base).pathname))) return;
+    const allowed = expectedConsole.findIndex((pattern) => pattern.test(text));
+    if (allowed >= 0) {
+      expectedConsole.splice(allowed, 1);
+      return;
+    }
+    problems.push(`[${label}] console error: ${text}${url ? ` (${url})` : ''}`);
+  });
+  page.on('pageerror', (error) => problems.push(`[${label}] page error: ${error.message}`));
+  page.on('dialog', async (dialog) => {
+    problems.push(`[${label}] a JavaScript ${dialog.type()} opened: ${dialog.message()}`);
+    await dialog.dismiss().catch(() => {});
+  });
+  page.on('request', (request) => requestUrls.push(request.url()));
+  page.on('requestfailed', (request) => {
+    const reason = request.failure()?.errorText || '';
+    if (reason === 'net::ERR_BLOCKED_BY_CLIENT' && !isLoopback(request.url())) return; // reported by the route
+    problems.push(`[${label}] request failed: ${request.method()} ${request.url()} ${reason}`);
+  });
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    if (url.pathname.startsWith('/console/assets/') && response.ok()) assetUrls.add(response.url());
+    if (response.status() < 400) return;
+    const method = response.request().method();
+    const expected = expectedAnswers.find((a) => !a.seen && a.method === method && a.status === response.status() && a.path.test(url.pathname));
+    if (expected) {
+      expected.seen = true;
+      return;
+    }
+    problems.push(`[${label}] unexpected ${response.status()} for ${method} ${url.pathname}`);
+  });
+}
+
+function isLoopback(url) {
+  try {
+    return new URL(url).hostname === '127.0.0.1';
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks that run in the page.
+
+/** Where in the page (storage, cookies, URL, history, DOM, globals) `secret` can be found. */
+async function placesHolding(page, secret) {
+  const found = await page.evaluate((value) => {
+    const places = [];
+    const has = (text) => typeof text === 'string' && text.includes(value);
+    for (const [name, storage] of [['localStorage', localStorage], ['sessionStorage', sessionStorage]]) {
+      for (let i = 0; i < storage.length; i += 1) {
+        const key = storage.key(i);
+        if (has(key) || has(storage.getItem(key))) places.push(`${name}[${JSON.stringify(key)}]`);
+      }
+    }
+    if (has(document.cookie)) places.push('document.cookie');
+    if (has(document.URL) || has(location.href)) places.push('document.URL');
+    if (has(JSON.stringify(history.state))) places.push('history.state');
+    if (has(document.title)) places.push('document.title');
+    if (has(document.documentElement.outerHTML)) places.push('the DOM (markup)');
+    if (has(document.documentElement.textContent)) places.push('the DOM (text)');
+    for (const control of document.querySelectorAll('input, textarea, select, output')) {
+      if (has(control.value)) places.push(`the value of <${control.tagName.toLowerCase()} name=${control.name}>`);
+    }
+    for (const name of Object.getOwnPropertyNames(window)) {
+      try {
+        if (has(window[name])) places.push(`window.${name}`);
+      } catch {
+        // a getter that throws holds nothing
+      }
+    }
+    return places;
+  }, secret);
+  for (const cookie of await page.context().cookies()) {
+    if (cookie.value.includes(secret) || cookie.name.includes(secret)) found.push(`cookie ${cookie.name}`);
+  }
+  const session = await page.context().newCDPSession(page);
+  const {entries} = await session.send('Page.getNavigationHistory');
+  await session.detach();
+  // `userTypedURL` is what the browser was asked to open (the link itself), kept by the browser
+  // out of the page's reach; the entry's own URL and title are what history and Back show.
+  for (const entry of entries) {
+    if ([entry.url, entry.title].some((text) => text?.includes(secret))) {
+      found.push(`history entry ${entries.indexOf(entry)}`);
+    }
+  }
+  return found;
+}
+
+async function assertNowhere(page, label, secret) {
+  const places = await placesHolding(page, secret);
+  check(places.length === 0, `${label} was found in: ${places.join(', ')}`);
+}
+
+async function axeCheck(page, view) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    await page.evaluate(axeSource); // see the note at the top: Runtime.evaluate, not an inline script
+  }
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {resultTypes: ['violations']});
+    return result.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' '))}));
+  });
+  const counts = {critical: 0, serious: 0, moderate: 0, minor: 0};
+  for (const violation of violations) counts[violation.impact] = (counts[violation.impact] || 0) + violation.targets.length;
+  const line = `axe ${view}: critical ${counts.critical}, serious ${counts.serious}, moderate ${counts.moderate}, minor ${counts.minor}`;
+  console.log(line);
+  axeSummary.push(line);
+  for (const violation of violations) {
+    console.log(`  ${violation.impact} ${violation.id}: ${violation.help} (${violation.targets.slice(0, 3).join('; ')})`);
+  }
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  check(bad.length === 0, `axe found ${bad.length} serious or critical problem(s) on ${view}: ${bad.map((v) => `${v.id} at ${v.targets.join(', ')}`).join('; ')}`);
+}
+
+async function screenshot(page, view, options = {}) {
+  await page.screenshot({path: join(out, `${view}.png`), ...options});
+}
+
+async function alertText(page) {
+  return (await page.locator('#alert').textContent()).trim();
+}
+
+async function assertNoAlert(page, what) {
+  const text = await alertText(page);
+  check(text === '', `${what}: the page shows an alert: ${text}`);
+}
+
+async function pay(key, {method = 'POST', resource = 'charges'} = {}) {
+  const response = await fetch(`${base}/api/v1/payments/${resource}`, {
+    method,
+    headers: {Authorization: `Bearer ${key}`, 'content-type': 'application/json'},
+    body: method === 'GET' ? undefined : '{}',
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function expectPay(key, status, what, options) {
+  const got = await pay(key, options);
+  check(got === status, `${what}: the payment call answered ${got}, expected ${status}`);
+}
+
+const openDialog = (page) => page.locator('dialog[open]');
+
+/**
+ * Waits until the page holds no dialog at all. `dialog[open]` stops matching as soon as close()
+ * runs, but the close event (which removes the dialog and returns focus) comes a task later.
+ */
+const dialogGone = (page) => page.locator('dialog').first().waitFor({state: 'detached'});
+
+/** The full key from the reveal dialog, after checking what the dialog says. */
+async function readRevealedKey(page) {
+  const dialog = openDialog(page);
+  await dialog.locator('code.full-key').waitFor();
+  check(await dialog.evaluate((d) => d.matches(':modal')), 'the reveal dialog is not modal');
+  check(/cannot be shown again/.test(await dialog.textContent()), 'the reveal dialog does not warn that the key cannot be shown again');
+  const key = (await dialog.locator('code.full-key').textContent()).trim();
+  check(/^ks_(live|test)_[0-9A-Za-z]{49}$/.test(key), `the reveal dialog shows no key: ${JSON.stringify(key)}`);
+  check(await dialog.evaluate((d) => d.contains(document.activeElement)), 'focus is not inside the reveal dialog');
+  return key;
+}
+
+const keyRow = (page, prefix) => page.locator('main tr', {has: page.locator('th code', {hasText: prefix})});
+
+// ---------------------------------------------------------------------------------------------
+// Keyboard helpers: the keyboard pass moves with Tab and Shift+Tab only.
+
+async function isFocused(locator) {
+  return locator.evaluate((element) => element === document.activeElement);
+}
+
+/**
+ * Whether `locator` has the focus within a second. After a dialog closes the view reloads its
+ * data and re-renders, handing focus to the new copy of the control: a check made in between
+ * would see the old copy, already detached.
+ */
+async function focusedSoon(locator) {
+  for (let i = 0; i < 20; i += 1) {
+    if (await isFocused(locator).catch(() => false)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
+
+async function tabTo(page, locator, {backwards = false, max = 80} = {}) {
+  await locator.waitFor();
+  for (let i = 0; i <= max; i += 1) {
+    if (await isFocused(locator)) {
+      const outline = await locator.evaluate((element) => getComputedStyle(element).outlineStyle);
+      check(outline !== 'none', `keyboard: the focused ${await describe(locator)} shows no focus outline`);
+      return;
+    }
+    await page.keyboard.press(backwards ? 'Shift+Tab' : 'Tab');
+  }
+  fail(`keyboard: ${max} presses of ${backwards ? 'Shift+Tab' : 'Tab'} did not reach ${await describe(locator)}`);
+}
+
+async function describe(locator) {
+  return locator.evaluate((element) => `<${element.tagName.toLowerCase()}> “${(element.getAttribute('aria-label') || element.textContent || element.name || '').trim().slice(0, 60)}”`)
+    .catch(() => String(locator));
+}
+
+/** Tab a few times inside an open modal dialog: focus never leaves it for the page behind. */
+async function assertFocusHeld(page, presses = 6) {
+  for (let i = 0; i < presses; i += 1) {
+    await page.keyboard.press(i % 2 ? 'Shift+Tab' : 'Tab');
+    const where = await page.evaluate(() => {
+      const dialog = document.querySelector('dialog[open]');
+      const active = document.activeElement;
+      if (!dialog) return 'no dialog';
+      if (dialog.contains(active)) return 'inside';
+      // Focus may pass through the browser's own UI (then activeElement is <body>), never the page.
+      return active === document.body || active === null ? 'inside' : `on ${active.outerHTML.slice(0, 80)}`;
+    });
+    check(where === 'inside', `keyboard: focus left the open dialog (${where})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  rmSync(out, {recursive: true, force: true});
+  mkdirSync(out, {recursive: true});
+  const profile = mkdtempSync(join(tmpdir(), 'console-test-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: {width: 1280, height: 860},
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+  });
+  // A step that waits for something that never comes fails in seconds, not in 30.
+  context.setDefaultTimeout(10_000);
+  const started = Date.now();
+  try {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {origin: base});
+    // Loopback only: anything else is aborted and fails the test.
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (isLoopback(url) || url.startsWith('data:')) return route.continue();
+      problems.push(`a request left 127.0.0.1: ${route.request().method()} ${url}`);
+      return route.abort('blockedbyclient');
+    });
+    secrets.set('the token', token);
+    await mousePass(context);
+    await keyboardPass(context);
+    await step('nothing secret was logged or put in a request URL', async () => {
+      for (const [label, secret] of secrets) {
+        check(!consoleTexts.some((text) => text.includes(secret)), `${label} appeared in the browser console`);
+        check(!requestUrls.some((url) => url.includes(secret)), `${label} appeared in a request URL`);
+      }
+    });
+    await step('assets size', () => assetsSize());
+  } finally {
+    await context.close().catch(() => {});
+    rmSync(profile, {recursive: true, force: true});
+  }
+  console.log(`console: ${axeSummary.length} axe runs, none serious or critical`);
+  console.log(`console: flow took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+async function mousePass(context) {
+  const page = context.pages()[0] || await context.newPage();
+  watch(page, 'pass 1');
+  const appName = 'Production Web Store';
+  let firstKey;
+  let secondKey;
+  let firstPrefix;
+  let secondPrefix;
+
+  await step('open /console#token=…: the list shows and the token leaves the URL', async () => {
+    const t0 = Date.now();
+    await page.goto(`${base}/console#token=${token}`);
+    await page.locator('#apps-count').waitFor({state: 'visible'});
+    console.log(`console: applications list shown in ${Date.now() - t0} ms`);
+    check(!page.url().includes('#'), `the fragment is still in the URL: ${page.url()}`);
+    check(page.url() === `${base}/console`, `the URL is ${page.url()}`);
+    await assertNowhere(page, 'the token', token);
+    await axeCheck(page, 'applications (empty)');
+  });
+
+  await step('create an application', async () => {
+    await page.getByLabel('Name', {exact: true}).fill(appName);
+    await page.getByLabel('Description (optional)').fill('Primary e-commerce backend');
+    await page.getByRole('button', {name: 'Create application'}).click();
+    await page.getByRole('link', {name: appName, exact: true}).waitFor();
+    await page.locator('#status', {hasText: `Application “${appName}” created.`}).waitFor();
+    check(await page.getByLabel('Name', {exact: true}).inputValue() === '', 'the form was not reset');
+    await assertNoAlert(page, 'create an application');
+  });
+
+  await step('the same name again: the 409 shows next to the name field', async () => {
+    expectAnswer('POST', /^\/api\/v1\/applications$/, 409);
+    const name = page.getByLabel('Name', {exact: true});
+    await name.fill('production web store');
+    await page.getByRole('button', {name: 'Create application'}).click();
+    const message = page.locator('input[name="name"] + p.field-error');
+    await message.waitFor();
+    check(/already exists/.test(await message.textContent()), `the message next to the name is: ${await message.textContent()}`);
+    check(await name.getAttribute('aria-invalid') === 'true', 'the name field is not marked invalid');
+    const describedBy = (await name.getAttribute('aria-describedby')).split(' ');
+    check(describedBy.includes(await message.getAttribute('id')), 'the message does not describe the name field');
+    check(await isFocused(name), 'focus did not move to the name field');
+    await assertNoAlert(page, 'a field problem');
+    await axeCheck(page, 'applications (with a field error)');
+    await screenshot(page, 'applications', {fullPage: true});
+    await name.fill('');
+  });
+
+  await step('open the application', async () => {
+    await page.getByRole('link', {name: appName, exact: true}).click();
+    await page.getByRole('heading', {level: 1, name: appName}).waitFor();
+    check(/^#\/applications\/[0-9a-f-]{36}$/.test(await page.evaluate(() => location.hash)), 'the application view has no route');
+    await axeCheck(page, 'application (no keys)');
+  });
+
+  await step('create a key: revealed once, then gone from the page', async () => {
+    await page.getByLabel('Description', {exact: true}).fill('Checkout server');
+    await page.getByRole('button', {name: 'Create key'}).click();
+    firstKey = await readRevealedKey(page);
+    secrets.set('the first API key', firstKey);
+    firstPrefix = firstKey.slice(0, 12);
+    await axeCheck(page, 'reveal dialog');
+    await screenshot(page, 'reveal-dialog', {mask: [page.locator('code.full-key')]});
+    await openDialog(page).getByRole('button', {name: 'Copy the API key'}).click();
+    await openDialog(page).getByText('Copied to the clipboard.').waitFor();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    check(copied === firstKey, 'the copy button did not put the key on the clipboard');
+    await page.evaluate(() => navigator.clipboard.writeText(''));
+    await openDialog(page).getByRole('button', {name: 'I have stored it, close'}).click();
+    await dialogGone(page);
+    check(await page.locator('dialog').count() === 0, 'a dialog is still in the DOM after closing');
+    check(await focusedSoon(page.getByRole('button', {name: 'Create key'})), 'focus did not return to the Create key button');
+    await keyRow(page, firstPrefix).waitFor();
+    await assertNowhere(page, 'the API key', firstKey);
+    await assertNoAlert(page, 'create a key');
+  });
+
+  await step('pay with the key (from Node): 200', async () => {
+    await expectPay(firstKey, 200, 'the new key');
+    await axeCheck(page, 'application (with keys)');
+    await screenshot(page, 'application', {fullPage: true});
+  });
+
+  await step('roll the key with a 1-hour window: the new key is revealed once', async () => {
+    await page.getByRole('button', {name: `Roll key ${firstPrefix}`}).click();
+    const dialog = openDialog(page);
+    const window = dialog.getByLabel('Old key keeps working for');
+    await window.waitFor();
+    const options = await window.locator('option').allTextContents();
+    check(options.join('|') === 'Now: the old key stops at once|1 hour|24 hours|7 days', `the grace windows are ${options.join(', ')}`);
+    await window.selectOption('3600');
+    await axeCheck(page, 'roll dialog');
+    await screenshot(page, 'roll-dialog');
+    const rolled = page.waitForRequest((r) => r.url().endsWith('/roll') && r.method() === 'POST');
+    await dialog.getByRole('button', {name: 'Roll key'}).click();
+    const request = await rolled;
+    check(request.postDataJSON().expiresInSeconds === 3600, `the roll sent ${request.postData()}`);
+    check(/^[0-9a-f-]{36}$/.test(request.headers()['idempotency-key'] || ''), 'the roll sent no Idempotency-Key');
+    secondKey = await readRevealedKey(page);
+    secrets.set('the rolled API key', secondKey);
+    secondPrefix = secondKey.slice(0, 12);
+    check(secondKey !== firstKey, 'the roll revealed the old key');
+    await openDialog(page).getByRole('button', {name: 'I have stored it, close'}).click();
+    await dialogGone(page);
+    await keyRow(page, secondPrefix).waitFor();
+    await assertNowhere(page, 'the rolled API key', secondKey);
+    await assertNowhere(page, 'the first API key', firstKey);
+    await expectPay(secondKey, 200, 'the new key after the roll');
+    await expectPay(firstKey, 200, 'the old key in its grace window');
+    const expires = await keyRow(page, firstPrefix).locator('td').nth(4).locator('time').count();
+    check(expires === 1, 'the old key shows no expiry after the roll');
+  });
+
+  await step('revoke the old key, with a confirmation', async () => {
+    await page.getByRole('button', {name: `Revoke key ${firstPrefix}`}).click();
+    const dialog = openDialog(page);
+    await dialog.getByRole('button', {name: 'Revoke key'}).waitFor();
+    check(await isFocused(dialog.getByRole('button', {name: 'Cancel'})), 'the confirmation does not start on Cancel');
+    await axeCheck(page, 'confirm dialog');
+    await screenshot(page, 'confirm-dialog');
+    await dialog.getByRole('button', {name: 'Revoke key'}).click();
+    await keyRow(page, firstPrefix).getByText('Revoked', {exact: true}).waitFor();
+    await expectPay(firstKey, 403, 'the revoked key');
+    await expectPay(secondKey, 200, 'the other key after the revocation');
+  });
+
+  await step('disable and enable the application', async () => {
+    await page.getByRole('button', {name: 'Disable application'}).click();
+    await openDialog(page).getByRole('button', {name: 'Disable application'}).click();
+    await page.locator('.title-row .badge', {hasText: 'Disabled'}).waitFor();
+    await expectPay(secondKey, 403, 'a key of the disabled application');
+    await page.getByRole('button', {name: 'Enable application'}).click();
+    await page.locator('.title-row .badge', {hasText: 'Enabled'}).waitFor();
+    await expectPay(secondKey, 200, 'a key of the enabled application');
+  });
+
+  await step("edit a key's permissions", async () => {
+    const open = async () => {
+      await page.getByRole('button', {name: `Permissions of key ${secondPrefix}`}).click();
+      await openDialog(page).getByRole('button', {name: 'Save permissions'}).waitFor();
+      return openDialog(page);
+    };
+    // Restricted to nothing: the API's 400 shows next to the permissions.
+    let dialog = await open();
+    await dialog.getByLabel('Restricted to the resources below').check();
+    expectAnswer('PATCH', /\/api-keys\/[0-9a-f-]{36}$/, 400);
+    await dialog.getByRole('button', {name: 'Save permissions'}).click();
+    await dialog.locator('fieldset.permissions .field-error').waitFor();
+    await assertNoAlert(page, 'a permissions problem');
+    await dialog.getByRole('button', {name: 'Cancel'}).click();
+    await dialogGone(page);
+    // Read on charges only.
+    dialog = await open();
+    await dialog.getByLabel('Restricted to the resources below').check();
+    await dialog.getByLabel('charges').selectOption('read');
+    await axeCheck(page, 'permissions dialog');
+    await screenshot(page, 'permissions-dialog');
+    await dialog.getByRole('button', {name: 'Save permissions'}).click();
+    await dialogGone(page);
+    await keyRow(page, secondPrefix).getByText('charges:read', {exact: true}).waitFor();
+    await expectPay(secondKey, 200, 'a charges:read key reading charges', {method: 'GET'});
+    await expectPay(secondKey, 403, 'a charges:read key creating a charge');
+  });
+
+  await step('the audit events', async () => {
+    await page.getByRole('link', {name: 'Audit events'}).click();
+    await page.getByRole('heading', {level: 1, name: `Audit events: ${appName}`}).waitFor();
+    const types = await page.locator('tr[data-event-type]').evaluateAll((rows) => rows.map((row) => row.dataset.eventType));
+    for (const type of ['application.created', 'api_key.created', 'api_key.rolled', 'api_key.revoked',
+      'application.disabled', 'application.enabled', 'api_key.updated']) {
+      check(types.includes(type), `the audit events lack ${type}: ${types.join(', ')}`);
+    }
+    await axeCheck(page, 'events');
+    await screenshot(page, 'events', {fullPage: true});
+  });
+
+  const hostile = '<img src=x onerror=alert(1)>';
+  await step('an application named like markup shows as text', async () => {
+    await page.getByRole('navigation', {name: 'Main'}).getByRole('link', {name: 'Applications'}).click();
+    await page.locator('#apps-count').waitFor();
+    await page.getByLabel('Name', {exact: true}).fill(hostile);
+    await page.getByRole('button', {name: 'Create application'}).click();
+    await page.locator('#status', {hasText: `Application “${hostile}” created.`}).waitFor();
+    await page.waitForTimeout(300); // time for an image error handler to run, if one had been made
+    const listed = await page.locator('img').evaluateAll((imgs) => imgs.map((img) => img.getAttribute('src')));
+    check(listed.length === 1 && listed[0].endsWith('/icon.svg'), `the name became markup in the list: img elements ${listed.join(', ')}`);
+    const link = page.getByRole('link', {name: hostile, exact: true});
+    await link.waitFor();
+    check(await link.textContent() === hostile, 'the name does not show as its characters');
+    await link.click();
+    await page.getByRole('heading', {level: 1, name: hostile}).waitFor();
+    await page.waitForTimeout(300); // time for an image error handler to run, if one had been made
+    const images = await page.locator('img').evaluateAll((imgs) => imgs.map((img) => img.getAttribute('src')));
+    check(images.length === 1 && images[0].endsWith('/icon.svg'), `img elements in the page: ${images.join(', ')}`);
+  });
+
+  await step('CSP: an injected inline script does not run and is reported', async () => {
+    expectedConsole.push(/Content Security Policy/);
+    const result = await page.evaluate(async () => {
+      const violations = [];
+      document.addEventListener('securitypolicyviolation', (event) => violations.push(event.effectiveDirective));
+      const script = document.createElement('script');
+      script.textContent = 'window.__inlineRan = true';
+      document.body.append(script);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      script.remove();
+      return {ran: window.__inlineRan === true, violations};
+    });
+    check(!result.ran, 'the inline script ran');
+    check(result.violations.some((d) => d.startsWith('script-src')), `no securitypolicyviolation for script-src (got ${result.violations.join(', ') || 'none'})`);
+  });
+
+  await step('sign out: the sign-in view, and the token forgotten', async () => {
+    await page.getByRole('button', {name: 'Sign out'}).click();
+    await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+    await page.getByRole('button', {name: 'Sign in'}).waitFor();
+    await assertNowhere(page, 'the token', token);
+    await page.evaluate(() => {
+      location.hash = '#/applications';
+    });
+    await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+    await axeCheck(page, 'sign-in');
+    await screenshot(page, 'sign-in');
+  });
+  await page.close();
+}
+
+async function keyboardPass(context) {
+  const page = await context.newPage();
+  watch(page, 'keyboard pass');
+  const appName = 'Keyboard Store';
+  await step('keyboard: open the console', async () => {
+    await page.goto(`${base}/console#token=${token}`);
+    await page.locator('#apps-count').waitFor();
+    await page.evaluate(() => {
+      window.__pointer = 0;
+      for (const type of ['pointerdown', 'mousedown', 'click']) {
+        window.addEventListener(type, (event) => {
+          // A click that a key press makes has detail 0; a pointer's has 1 or more.
+          if (event.type !== 'click' || event.detail > 0) window.__pointer += 1;
+        }, true);
+      }
+    });
+  });
+
+  await step('keyboard: create an application', async () => {
+    const name = page.getByLabel('Name', {exact: true});
+    await tabTo(page, name);
+    await page.keyboard.type(appName);
+    await page.keyboard.press('Enter');
+    await page.getByRole('link', {name: appName, exact: true}).waitFor();
+  });
+
+  await step('keyboard: open it', async () => {
+    await tabTo(page, page.getByRole('link', {name: appName, exact: true}));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', {level: 1, name: appName}).waitFor();
+  });
+
+  let key;
+  await step('keyboard: create a key and close the reveal dialog with Escape', async () => {
+    await tabTo(page, page.getByLabel('Description', {exact: true}));
+    await page.keyboard.type('Keyboard key');
+    await tabTo(page, page.getByRole('button', {name: 'Create key'}));
+    await page.keyboard.press('Enter');
+    key = await readRevealedKey(page);
+    secrets.set('the keyboard pass API key', key);
+    const dialog = openDialog(page);
+    check(await isFocused(dialog.getByRole('button', {name: 'Copy the API key'})), 'the reveal dialog does not start on Copy');
+    await assertFocusHeld(page);
+    await tabTo(page, dialog.getByRole('button', {name: 'I have stored it, close'}));
+    await tabTo(page, dialog.getByRole('button', {name: 'Copy the API key'}), {backwards: true});
+    await page.keyboard.press('Escape');
+    await dialogGone(page);
+    check(await focusedSoon(page.getByRole('button', {name: 'Create key'})), 'focus did not return to Create key');
+    await keyRow(page, key.slice(0, 12)).waitFor();
+    await assertNowhere(page, 'the keyboard pass API key', key);
+    await expectPay(key, 200, 'the key made with the keyboard');
+  });
+
+  await step('keyboard: revoke with the confirmation (Escape cancels, Space confirms)', async () => {
+    const revoke = page.getByRole('button', {name: `Revoke key ${key.slice(0, 12)}`});
+    await tabTo(page, revoke);
+    await page.keyboard.press('Enter');
+    const dialog = openDialog(page);
+    await dialog.getByRole('button', {name: 'Revoke key'}).waitFor();
+    await assertFocusHeld(page);
+    await page.keyboard.press('Escape');
+    await dialogGone(page);
+    check(await focusedSoon(revoke), 'focus did not return to the Revoke button');
+    await expectPay(key, 200, 'the key after a cancelled revocation');
+    await page.keyboard.press('Enter');
+    await dialog.getByRole('button', {name: 'Revoke key'}).waitFor();
+    await tabTo(page, dialog.getByRole('button', {name: 'Revoke key'}));
+    await page.keyboard.press('Space');
+    await keyRow(page, key.slice(0, 12)).getByText('Revoked', {exact: true}).waitFor();
+    const focusedInMain = await page.evaluate(() => document.querySelector('main').contains(document.activeElement));
+    check(focusedInMain, 'focus was lost after the revocation');
+    await expectPay(key, 403, 'the key revoked with the keyboard');
+    check(await page.evaluate(() => window.__pointer) === 0, 'the keyboard pass used the mouse');
+  });
+  await page.close();
+}
+
+async function assetsSize() {
+  check(assetUrls.size > 0, 'the page loaded no assets');
+  let loaded = 0;
+  for (const url of assetUrls) {
+    const response = await fetch(url);
+    check(response.ok, `${url} answered ${response.status}`);
+    loaded += gzipSync(Buffer.from(await response.arrayBuffer()), {level: 9}).length;
+  }
+  // Every asset, loaded or not (the OAuth library loads only for a real sign-in).
+  const hashed = new URL([...assetUrls][0]).pathname.split('/').slice(0, 4).join('/');
+  const dir = join(root, 'console/assets');
+  const files = [];
+  const walk = (d) => readdirSync(d).forEach((name) => (statSync(join(d, name)).isDirectory() ? walk(join(d, name)) : files.push(join(d, name))));
+  walk(dir);
+  let all = 0;
+  for (const file of files) {
+    const response = await fetch(`${base}${hashed}/${relative(dir, file)}`);
+    check(response.ok, `asset ${relative(dir, file)} answered ${response.status}`);
+    all += gzipSync(Buffer.from(await response.arrayBuffer()), {level: 9}).length;
+  }
+  console.log(`console: assets ${loaded} bytes gzipped (${assetUrls.size} files loaded; all ${files.length} assets ${all} bytes gzipped)`);
+}
+
+main().then(() => {
+  console.log(`${passed} passed, 0 failed`);
+}, (error) => {
+  console.error(`\nconsole test FAILED: ${error instanceof Failure ? error.message : error.stack || error}`);
+  console.log(`${passed} passed, 1 failed`);
+  process.exitCode = 1;
+});
