@@ -152,6 +152,19 @@ fn the_authorizers_are_configured_as_the_contract_says() {
     );
 }
 
+/// The console signs in as its own client, whose Cognito access tokens carry no `aud` but its
+/// `client_id`: the JWT authorizer accepts that client beside `JwtAudience`, and only when set.
+#[test]
+fn the_jwt_authorizer_accepts_the_consoles_client_when_there_is_one() {
+    let stack = Stack::deploy(&[("ConsoleClientId", "console-client")]);
+    let schemes = &definition(&stack)["components"]["securitySchemes"];
+    let jwt = &schemes["JwtAuthorizer"]["x-amazon-apigateway-authorizer"];
+    assert_eq!(
+        jwt["jwtConfiguration"]["audience"],
+        json!([stack.parameters["JwtAudience"], "console-client"])
+    );
+}
+
 #[test]
 fn every_management_route_requires_the_scopes_of_the_shared_rule() {
     let parameter_sets: [(&[(&str, &str)], Scopes); 4] = [
