@@ -1,17 +1,18 @@
 // Boot and routing. The views are hash routes, since the function serves the page at /console
 // only: #/applications[?page=N], #/applications/<id>, #/applications/<id>/events.
 
-import {accessToken, adoptFragmentToken, completeRedirect, signOut} from './auth.js';
+import {accessToken, adoptFragmentToken, adoptRedirectResponse, completeRedirect, signOut} from './auth.js';
 import {whenUnauthorized} from './api.js';
-import {focus} from './dom.js';
+import {focus, h} from './dom.js';
 import {clearAlert, showAlert, showProblem} from './problems.js';
 import {applicationView} from './views/application.js';
 import {applicationsView} from './views/applications.js';
 import {eventsView} from './views/events.js';
 import {signInView} from './views/sign-in.js';
 
-// First of all, before any await: a development token leaves the address bar.
+// First of all, before any await: a development token or an OAuth code leaves the address bar.
 adoptFragmentToken();
+adoptRedirectResponse();
 
 const main = document.getElementById('main');
 const signOutButton = document.getElementById('sign-out');
@@ -19,14 +20,24 @@ const nav = document.getElementById('nav');
 let config = null;
 let generation = 0;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An address the console has no page for: it says so, and calls nothing. */
+function notFoundView({main}) {
+  main.replaceChildren(
+    h('h1', {tabindex: '-1'}, 'Not found'),
+    h('p', {}, 'The console has no page at this address. ',
+      h('a', {href: '#/applications'}, 'Back to your applications'), '.'));
+}
+
 function parse(hash) {
   const [path, query = ''] = hash.replace(/^#\/?/, '').split('?');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  if (parts[0] === 'applications' && parts.length === 3 && parts[2] === 'events') {
-    return {view: eventsView, params: {id: parts[1]}};
-  }
-  if (parts[0] === 'applications' && parts.length === 2) {
-    return {view: applicationView, params: {id: parts[1]}};
+  const parts = path.split('/').filter(Boolean);
+  if (parts[0] === 'applications' && parts.length > 1) {
+    if (!UUID.test(parts[1])) return {view: notFoundView, params: {}};
+    if (parts.length === 2) return {view: applicationView, params: {id: parts[1]}};
+    if (parts.length === 3 && parts[2] === 'events') return {view: eventsView, params: {id: parts[1]}};
+    return {view: notFoundView, params: {}};
   }
   const page = Number.parseInt(new URLSearchParams(query).get('page') || '1', 10);
   return {view: applicationsView, params: {page: Number.isInteger(page) && page > 0 ? page : 1}};

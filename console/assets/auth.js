@@ -12,6 +12,9 @@ let token = null;
 
 const PENDING = 'console.oauth.pending';
 
+/** The authorization response this page was opened with, once taken out of the address bar. */
+let callback = null;
+
 /** The bearer token, or null when signed out. */
 export function accessToken() {
   return token;
@@ -53,16 +56,21 @@ async function authorizationServer(oauth, config) {
 const loadOauth = () => import('./vendor/oauth4webapi.js');
 
 /**
- * Completes an OAuth sign-in when the page was opened with its authorization response
- * (`?code=…&state=…`, or `?error=…`). Returns true when signed in.
+ * Takes an OAuth authorization response (`?code=…&state=…`, or `?error=…`) out of the address bar
+ * and the history entry, before anything else: whatever happens next, the code is not left there.
  */
-export async function completeRedirect(config) {
+export function adoptRedirectResponse() {
   const query = new URLSearchParams(location.search);
-  if (!query.has('code') && !query.has('error')) return false;
-
-  const callback = new URL(location.href);
-  // The code and state leave the address bar whatever happens next.
+  if (!query.has('code') && !query.has('error')) return;
+  callback = new URL(location.href);
   history.replaceState(null, '', location.pathname);
+}
+
+/** Completes the sign-in `adoptRedirectResponse` took, if any. Returns true when signed in. */
+export async function completeRedirect(config) {
+  if (!callback) return false;
+  const response = callback;
+  callback = null;
   const pending = sessionStorage.getItem(PENDING);
   sessionStorage.removeItem(PENDING);
   if (!pending) throw new Error('The sign-in response did not match a sign-in started here. Sign in again.');
@@ -71,10 +79,10 @@ export async function completeRedirect(config) {
   const oauth = await loadOauth();
   const {as, options} = await authorizationServer(oauth, config);
   const client = {client_id: config.clientId};
-  const parameters = oauth.validateAuthResponse(as, client, callback, state);
-  const response = await oauth.authorizationCodeGrantRequest(
+  const parameters = oauth.validateAuthResponse(as, client, response, state);
+  const grant = await oauth.authorizationCodeGrantRequest(
     as, client, oauth.None(), parameters, redirectUri(), verifier, options);
-  const result = await oauth.processAuthorizationCodeResponse(as, client, response);
+  const result = await oauth.processAuthorizationCodeResponse(as, client, grant);
   token = result.access_token;
   return true;
 }

@@ -51,32 +51,47 @@ export async function confirmDialog({title, message, confirmLabel, opener}) {
 
 /**
  * A dialog holding a form; `submit(form)` runs on submission and its result closes the dialog.
- * A refusal stays in the dialog, next to the field it names. Resolves the result, or null when
- * cancelled.
+ * A refusal stays in the dialog, next to the field it names or in the dialog's alert. Resolves
+ * the result, or null when cancelled. While a request is in flight the dialog refuses Escape and
+ * Cancel, and should it close anyway, the answer still counts: a created or rolled key is shown
+ * only once.
  */
 export async function formDialog({title, fields, submitLabel, submit, opener, intro}) {
   const cancel = h('button', {type: 'button', class: 'secondary'}, 'Cancel');
   const submitButton = h('button', {type: 'submit'}, submitLabel);
   const form = h('form', {novalidate: true}, intro ? h('p', {}, intro) : null, fields,
+    h('div', {class: 'form-alert', role: 'alert', 'data-alert': ''}),
     h('div', {class: 'dialog-actions'}, cancel, submitButton));
   const {dialog, closed} = openDialog({title, opener, body: form});
   let result = null;
-  cancel.addEventListener('click', () => dialog.close('cancel'));
-  form.addEventListener('submit', async (event) => {
+  let pending = null;
+  dialog.addEventListener('cancel', (event) => {
+    if (pending) event.preventDefault();
+  });
+  cancel.addEventListener('click', () => {
+    if (!pending) dialog.close('cancel');
+  });
+  form.addEventListener('submit', (event) => {
     event.preventDefault();
-    if (submitButton.disabled) return;
+    if (pending) return;
     clearFieldErrors(form);
     submitButton.disabled = true;
-    try {
-      result = await submit(form);
-      dialog.close('done');
-    } catch (error) {
-      showProblem(error, form);
-    } finally {
-      submitButton.disabled = false;
-    }
+    cancel.disabled = true;
+    pending = (async () => {
+      try {
+        result = await submit(form);
+        if (dialog.open) dialog.close('done');
+      } catch (error) {
+        showProblem(error, dialog.open ? form : null);
+      } finally {
+        pending = null;
+        submitButton.disabled = false;
+        cancel.disabled = false;
+      }
+    })();
   });
   await closed;
+  if (pending) await pending;
   return result;
 }
 

@@ -1,5 +1,6 @@
 // Where an answer is shown: each problem next to the field it names (the form's control with
-// that `name`, or the fieldset with that `data-field`), anything else in the page's alert region
+// that `name`, or the fieldset with that `data-field`), anything else in the form's own alert
+// region (`[data-alert]`, a dialog's: the page behind a modal is inert) or else the page's
 // (role="alert"); success in the polite status region (role="status").
 
 import {h, replace, uid} from './dom.js';
@@ -17,17 +18,21 @@ export function announce(message) {
   requestAnimationFrame(() => replace(statusRegion(), message));
 }
 
-export function showAlert(title, detail) {
-  const region = alertRegion();
+export function showAlert(title, detail, region = alertRegion()) {
   replace(region,
     h('div', {class: 'alert-box'},
       h('p', {class: 'alert-title'}, title),
       detail ? h('p', {}, detail) : null,
-      h('button', {type: 'button', class: 'quiet', onclick: clearAlert}, 'Dismiss')));
+      h('button', {type: 'button', class: 'quiet', onclick: () => clearAlert(region)}, 'Dismiss')));
 }
 
-export function clearAlert() {
-  replace(alertRegion());
+export function clearAlert(region = alertRegion()) {
+  replace(region);
+}
+
+/** The form's own alert region, or the page's. */
+function regionFor(form) {
+  return form?.querySelector('[data-alert]') || alertRegion();
 }
 
 /** `permissions[1]` → `permissions`; `a.b` → `a`. */
@@ -45,6 +50,8 @@ function controlFor(form, field) {
 /** Removes the messages `showProblem` put in `form`. */
 export function clearFieldErrors(form) {
   if (!form) return;
+  const own = form.querySelector('[data-alert]');
+  if (own) clearAlert(own);
   for (const message of form.querySelectorAll('.field-error')) message.remove();
   for (const control of form.querySelectorAll('[aria-invalid], fieldset[aria-describedby]')) {
     control.removeAttribute('aria-invalid');
@@ -77,14 +84,15 @@ function markField(control, message) {
 
 /**
  * Shows an ApiError (or any error) for `form`: each `errors[]` entry next to its field, a
- * refusal about one field (409 name_taken) next to that field, anything else in the alert
- * region. Focus moves to the first field in error.
+ * refusal about one field (409 name_taken) next to that field, anything else in the form's
+ * alert region or the page's. Focus moves to the first field in error.
  */
 export function showProblem(error, form = null) {
   clearFieldErrors(form);
+  const region = regionFor(form);
   const problem = error?.problem;
   if (!problem) {
-    showAlert('Something went wrong', error?.message || String(error));
+    showAlert('Something went wrong', error?.message || String(error), region);
     return;
   }
   const unplaced = [];
@@ -106,9 +114,9 @@ export function showProblem(error, form = null) {
     unplaced.push(problem.detail);
   }
   if (unplaced.length) {
-    showAlert(problem.title, unplaced.filter(Boolean).join(' '));
+    showAlert(problem.title, unplaced.filter(Boolean).join(' '), region);
   } else {
-    clearAlert();
+    clearAlert(region);
   }
   if (first) {
     const target = first.tagName === 'FIELDSET' ? first.querySelector('input, select') : first;

@@ -65,10 +65,13 @@ fn assert_hardened(path: &str, response: &Response<Body>) {
     assert_eq!(header(response, "referrer-policy"), "no-referrer", "{path}");
     let policy = header(response, "content-security-policy");
     assert!(policy.starts_with("default-src 'none'"), "{path}: {policy}");
-    assert!(
-        policy.contains("frame-ancestors 'none'"),
-        "{path}: {policy}"
-    );
+    for directive in [
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ] {
+        assert!(policy.contains(directive), "{path}: {policy}");
+    }
 }
 
 #[tokio::test]

@@ -571,12 +571,33 @@ async function mousePass(context) {
       const script = document.createElement('script');
       script.textContent = 'window.__inlineRan = true';
       document.body.append(script);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The report is queued as a task: wait for it (or give up after 5 s).
+      for (let waited = 0; !violations.length && waited < 5000; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       script.remove();
       return {ran: window.__inlineRan === true, violations};
     });
     check(!result.ran, 'the inline script ran');
     check(result.violations.some((d) => d.startsWith('script-src')), `no securitypolicyviolation for script-src (got ${result.violations.join(', ') || 'none'})`);
+  });
+
+  await step('an address with no page shows "Not found" and calls nothing', async () => {
+    for (const hash of ['#/applications/not-an-id', '#/applications/%E0%A4%A', '#/applications/%E0%A4%A/events']) {
+      await page.evaluate(() => {
+        location.hash = '#/applications';
+      });
+      await page.locator('#apps-count').waitFor();
+      const before = requestUrls.length;
+      await page.evaluate((target) => {
+        location.hash = target;
+      }, hash);
+      await page.getByRole('heading', {level: 1, name: 'Not found'}).waitFor();
+      const called = requestUrls.slice(before).filter((url) => url.includes('/api/'));
+      check(called.length === 0, `${hash} called ${called.join(', ')}`);
+    }
+    await page.getByRole('link', {name: 'Back to your applications'}).click();
+    await page.locator('#apps-count').waitFor();
   });
 
   await step('sign out: the sign-in view, and the token forgotten', async () => {
@@ -590,6 +611,24 @@ async function mousePass(context) {
     await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
     await axeCheck(page, 'sign-in');
     await screenshot(page, 'sign-in');
+  });
+
+  await step('an authorization response leaves the address bar before the settings load', async () => {
+    let release;
+    const released = new Promise((resolve) => {
+      release = resolve;
+    });
+    await page.route('**/console/config.json', async (route) => {
+      await released;
+      await route.continue();
+    });
+    await page.goto(`${base}/console?code=a-code&state=a-state`, {waitUntil: 'domcontentloaded'});
+    await page.waitForFunction(() => location.search === '' && location.pathname === '/console');
+    release();
+    // No sign-in was started from this page, so the response is refused.
+    await page.locator('#alert', {hasText: 'Sign-in failed'}).waitFor();
+    await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+    await page.unroute('**/console/config.json');
   });
   await page.close();
 }
@@ -668,6 +707,62 @@ async function keyboardPass(context) {
     await expectPay(key, 403, 'the key revoked with the keyboard');
     check(await page.evaluate(() => window.__pointer) === 0, 'the keyboard pass used the mouse');
   });
+
+  let rolledFrom;
+  await step('a roll in flight when its dialog closes still reveals the new key', async () => {
+    await page.getByLabel('Description', {exact: true}).fill('Rolled in flight');
+    await page.getByRole('button', {name: 'Create key'}).click();
+    rolledFrom = await readRevealedKey(page);
+    secrets.set('the in-flight roll old key', rolledFrom);
+    await openDialog(page).getByRole('button', {name: 'I have stored it, close'}).click();
+    await dialogGone(page);
+    // The roll's request is held until the dialog has been told to close.
+    let release;
+    const released = new Promise((resolve) => {
+      release = resolve;
+    });
+    let arrived;
+    const held = new Promise((resolve) => {
+      arrived = resolve;
+    });
+    await page.route('**/roll', async (route) => {
+      arrived();
+      await released;
+      await route.continue();
+    });
+    await page.getByRole('button', {name: `Roll key ${rolledFrom.slice(0, 12)}`}).click();
+    const dialog = openDialog(page);
+    await dialog.getByRole('button', {name: 'Roll key'}).click();
+    await held;
+    check(await dialog.getByRole('button', {name: 'Cancel'}).isDisabled(), 'Cancel works while the roll is in flight');
+    await page.keyboard.press('Escape');
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve))));
+    check(await openDialog(page).count() === 1, 'Escape closed the dialog while the roll was in flight');
+    // A close the page cannot refuse: the answer that comes after it must still be shown.
+    await page.evaluate(() => document.querySelector('dialog[open]').close('forced'));
+    await dialogGone(page);
+    release();
+    const rolledTo = await readRevealedKey(page);
+    secrets.set('the in-flight roll new key', rolledTo);
+    check(rolledTo !== rolledFrom, 'the in-flight roll revealed the old key');
+    await openDialog(page).getByRole('button', {name: 'I have stored it, close'}).click();
+    await dialogGone(page);
+    await page.unroute('**/roll');
+    await expectPay(rolledTo, 200, 'the key of a roll whose dialog closed in flight');
+  });
+
+  await step('a refusal about no field shows inside the dialog: a second roll of one key', async () => {
+    await page.getByRole('button', {name: `Roll key ${rolledFrom.slice(0, 12)}`}).click();
+    const dialog = openDialog(page);
+    expectAnswer('POST', /\/roll$/, 400);
+    await dialog.getByRole('button', {name: 'Roll key'}).click();
+    await dialog.locator('[role="alert"]', {hasText: /rolled/i}).waitFor();
+    await assertNoAlert(page, 'a refused roll');
+    await axeCheck(page, 'refused roll dialog');
+    await dialog.getByRole('button', {name: 'Cancel'}).click();
+    await dialogGone(page);
+    await expectPay(rolledFrom, 200, 'the old key in its grace window after a refused second roll');
+  });
   await page.close();
 }
 
@@ -692,6 +787,7 @@ async function assetsSize() {
     all += gzipSync(Buffer.from(await response.arrayBuffer()), {level: 9}).length;
   }
   console.log(`console: assets ${loaded} bytes gzipped (${assetUrls.size} files loaded; all ${files.length} assets ${all} bytes gzipped)`);
+  check(all < 100 * 1024, `the assets weigh ${all} bytes gzipped, over the 100 KB budget`);
 }
 
 main().then(() => {
