@@ -3,6 +3,8 @@
 // gateway and passes:
 //   CONSOLE_BASE_URL      the gateway, http://127.0.0.1:<port>
 //   CONSOLE_TOKEN         a merchant JWT (the development link's token)
+//   CONSOLE_IDP_PORT      the loopback port of the test's identity provider (idp.mjs), whose
+//                         origin is the gateway's JWT_ISSUER; it hands out CONSOLE_TOKEN
 //   CONSOLE_NODE_MODULES  where playwright-core and axe-core are installed (.node-console/node_modules)
 //   CHROMIUM              the browser (default /usr/bin/chromium)
 //   CONSOLE_OUT           where screenshots go (default target/console)
@@ -24,10 +26,12 @@ import {tmpdir} from 'node:os';
 import {dirname, join, relative, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {gzipSync} from 'node:zlib';
+import {startIdp} from './idp.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const base = required('CONSOLE_BASE_URL').replace(/\/$/, '');
 const token = required('CONSOLE_TOKEN');
+const idpPort = Number(required('CONSOLE_IDP_PORT'));
 const nodeModules = process.env.CONSOLE_NODE_MODULES || join(root, '.node-console/node_modules');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const out = resolve(root, process.env.CONSOLE_OUT || 'target/console');
@@ -352,6 +356,7 @@ async function main() {
     secrets.set('the token', token);
     await mousePass(context);
     await keyboardPass(context);
+    await signInPass(context);
     await step('nothing secret was logged or put in a request URL', async () => {
       for (const [label, secret] of secrets) {
         check(!consoleTexts.some((text) => text.includes(secret)), `${label} appeared in the browser console`);
@@ -631,6 +636,43 @@ async function mousePass(context) {
     await page.unroute('**/console/config.json');
   });
   await page.close();
+}
+
+/** The deployed way in: the identity provider's sign-in, authorization code with PKCE. */
+async function signInPass(context) {
+  const idp = await startIdp({port: idpPort, clientId: 'console-test', redirectUri: `${base}/console`, accessToken: token});
+  const page = await context.newPage();
+  watch(page, 'sign-in pass');
+  try {
+    await step('sign in at the identity provider: authorization code with PKCE (S256)', async () => {
+      await page.goto(`${base}/console`);
+      const settings = await (await fetch(`${base}/console/config.json`)).json();
+      check(settings.issuer === idp.issuer, `the console's issuer is ${settings.issuer}, not the test's provider`);
+      await page.getByRole('button', {name: 'Sign in'}).click();
+      await page.locator('#apps-count, #alert .alert-box').first().waitFor();
+      check(idp.seen.refusals.length === 0, `the provider refused: ${idp.seen.refusals.join(', ')}`);
+      await assertNoAlert(page, 'the sign-in');
+      check(idp.seen.authorizations.length === 1 && idp.seen.exchanges === 1,
+        `${idp.seen.authorizations.length} authorizations and ${idp.seen.exchanges} code exchanges, expected one each`);
+      const scopes = idp.seen.authorizations[0].scope.split(' ');
+      check(['applications:read', 'applications:write'].every((s) => scopes.includes(s)), `the sign-in asked for the scopes ${scopes.join(' ')}`);
+      const address = new URL(page.url());
+      check(address.pathname === '/console' && address.search === '', `the address after sign-in is ${page.url()}`);
+      const stored = await page.evaluate(() => sessionStorage.length + localStorage.length);
+      check(stored === 0, `${stored} items left in the page's storage after sign-in`);
+      await assertNowhere(page, 'the token', token);
+    });
+
+    await step('reloading signs out, and the used code is not sent again', async () => {
+      await page.reload();
+      await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+      check(idp.seen.exchanges === 1, `the code was exchanged ${idp.seen.exchanges} times`);
+      await axeCheck(page, 'sign-in (provider)');
+    });
+  } finally {
+    await page.close();
+    idp.close();
+  }
 }
 
 async function keyboardPass(context) {
