@@ -19,7 +19,7 @@ pub const BATCH_GET_MAX: usize = 100;
 /// A projection of `PK`, `SK` and `only`, every name a placeholder (some are reserved words):
 /// the expression and its attribute names. A read that names its attributes is what a role
 /// narrowed by `dynamodb:Attributes` may send; without a projection it reads every attribute.
-pub(super) fn projection(only: &[&str]) -> (String, HashMap<String, String>) {
+pub fn projection(only: &[&str]) -> (String, HashMap<String, String>) {
     let mut names = HashMap::with_capacity(only.len() + 2);
     names.insert("#pk".to_owned(), PK.to_owned());
     names.insert("#sk".to_owned(), SK.to_owned());

@@ -54,12 +54,22 @@ fn main() {
         // One table per part, so that what one part writes does not slow another (moto's
         // transactions cost more as a table grows).
         let mut report = BTreeMap::new();
-        verify::verify_vs_floor(&bench_table().await, &sizes, &mut report).await;
-        writes::writes_vs_floor(&sizes, &mut report).await;
-        lists::list_at_scale(&bench_table().await, &sizes, &mut report).await;
-        lists::list_with_history(&sizes, &mut report).await;
-        leaks::leak_report(&sizes, &mut report).await;
-        cold::cold_starts(&bench_table().await, &sizes, &mut report).await;
+        if sizes.runs("verify") {
+            verify::verify_vs_floor(&bench_table().await, &sizes, &mut report).await;
+        }
+        if sizes.runs("writes") {
+            writes::writes_vs_floor(&sizes, &mut report).await;
+        }
+        if sizes.runs("lists") {
+            lists::list_at_scale(&bench_table().await, &sizes, &mut report).await;
+            lists::list_with_history(&sizes, &mut report).await;
+        }
+        if sizes.runs("leaks") {
+            leaks::leak_report(&sizes, &mut report).await;
+        }
+        if sizes.runs("cold") {
+            cold::cold_starts(&bench_table().await, &sizes, &mut report).await;
+        }
         report.insert("smoke", json!(sizes.smoke));
         report.insert(
             "machine",

@@ -20,10 +20,21 @@ pub struct Sizes {
     /// show that what a page reads stops growing past the bound.
     pub histories: [usize; 2],
     pub history_apps: usize,
+    /// `BENCH_PARTS=verify,writes`: only these parts (all when unset).
+    pub parts: Option<Vec<String>>,
 }
 
 impl Sizes {
+    pub fn runs(&self, part: &str) -> bool {
+        self.parts
+            .as_ref()
+            .is_none_or(|parts| parts.iter().any(|p| p == part))
+    }
+
     pub fn from_env() -> Self {
+        let parts = std::env::var("BENCH_PARTS")
+            .ok()
+            .map(|v| v.split(',').map(|p| p.trim().to_owned()).collect());
         if cfg!(debug_assertions) || std::env::var_os("BENCH_SMOKE").is_some() {
             Self {
                 smoke: true,
@@ -34,6 +45,7 @@ impl Sizes {
                 list_runs: 2,
                 histories: [RETIRED_KEYS_KEPT + 2, RETIRED_KEYS_KEPT + 8],
                 history_apps: 3,
+                parts,
             }
         } else {
             // moto deep-copies a whole table on every transaction, so seeding a big merchant through
@@ -55,6 +67,7 @@ impl Sizes {
                 list_runs: 15,
                 histories: [RETIRED_KEYS_KEPT + 20, 500],
                 history_apps: 100,
+                parts,
             }
         }
     }
