@@ -24,6 +24,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An address the console has no page for: it says so, and calls nothing. */
 function notFoundView({main}) {
+  document.title = 'Not found · Merchant console';
   main.replaceChildren(
     h('h1', {tabindex: '-1'}, 'Not found'),
     h('p', {}, 'The console has no page at this address. ',
@@ -39,6 +40,7 @@ function parse(hash) {
     if (parts.length === 3 && parts[2] === 'events') return {view: eventsView, params: {id: parts[1]}};
     return {view: notFoundView, params: {}};
   }
+  if (parts.length > 0 && parts[0] !== 'applications') return {view: notFoundView, params: {}};
   const page = Number.parseInt(new URLSearchParams(query).get('page') || '1', 10);
   return {view: applicationsView, params: {page: Number.isInteger(page) && page > 0 ? page : 1}};
 }

@@ -5,7 +5,7 @@
 
 import {api} from './api.js';
 import {h, hidden, uid} from './dom.js';
-import {clearFieldErrors, showProblem} from './problems.js';
+import {announce, clearFieldErrors, showProblem} from './problems.js';
 
 /** Focus back to `opener`, or whatever now stands in its place. */
 export function returnFocus(opener) {
@@ -53,10 +53,10 @@ export async function confirmDialog({title, message, confirmLabel, opener}) {
  * A dialog holding a form; `submit(form)` runs on submission and its result closes the dialog.
  * A refusal stays in the dialog, next to the field it names or in the dialog's alert. Resolves
  * the result, or null when cancelled. While a request is in flight the dialog refuses Escape and
- * Cancel, and should it close anyway, the answer still counts: a created or rolled key is shown
- * only once.
+ * Cancel; should the browser close it anyway, the page says the answer is still coming, and the
+ * answer still counts: a created or rolled key is shown only once.
  */
-export async function formDialog({title, fields, submitLabel, submit, opener, intro}) {
+export async function formDialog({title, fields, submitLabel, submit, opener, intro, busyMessage}) {
   const cancel = h('button', {type: 'button', class: 'secondary'}, 'Cancel');
   const submitButton = h('button', {type: 'submit'}, submitLabel);
   const form = h('form', {novalidate: true}, intro ? h('p', {}, intro) : null, fields,
@@ -77,21 +77,26 @@ export async function formDialog({title, fields, submitLabel, submit, opener, in
     clearFieldErrors(form);
     submitButton.disabled = true;
     cancel.disabled = true;
-    pending = (async () => {
-      try {
-        result = await submit(form);
+    // Assigned before `submit` runs, so that even a submit that throws at once leaves it cleared.
+    pending = Promise.resolve()
+      .then(() => submit(form))
+      .then((value) => {
+        result = value;
         if (dialog.open) dialog.close('done');
-      } catch (error) {
+      }, (error) => {
         showProblem(error, dialog.open ? form : null);
-      } finally {
+      })
+      .finally(() => {
         pending = null;
         submitButton.disabled = false;
         cancel.disabled = false;
-      }
-    })();
+      });
   });
   await closed;
-  if (pending) await pending;
+  if (pending) {
+    announce(busyMessage || 'Still working: the answer will show when it arrives.');
+    await pending;
+  }
   return result;
 }
 
@@ -159,6 +164,7 @@ export async function rollKeyDialog(applicationId, key, opener) {
     intro: 'A new key replaces this one. The old key keeps working for the window you choose, so that you can deploy the new key first.',
     fields: h('div', {class: 'field'}, h('label', {for: id}, 'Old key keeps working for'), select),
     submitLabel: 'Roll key',
+    busyMessage: `Rolling key ${key.keyPrefix}: the new key will be shown when the answer arrives.`,
     opener,
     submit: () => api.rollKey(applicationId, key.id, {expiresInSeconds: Number(select.value)}),
   });

@@ -23,7 +23,15 @@ export function showAlert(title, detail, region = alertRegion()) {
     h('div', {class: 'alert-box'},
       h('p', {class: 'alert-title'}, title),
       detail ? h('p', {}, detail) : null,
-      h('button', {type: 'button', class: 'quiet', onclick: () => clearAlert(region)}, 'Dismiss')));
+      h('button', {type: 'button', class: 'quiet', onclick: () => dismiss(region)}, 'Dismiss')));
+}
+
+/** Clears the alert and puts focus where the merchant was: the dialog's first control, or the view. */
+function dismiss(region) {
+  clearAlert(region);
+  const form = region.closest('form');
+  const target = form ? form.querySelector('input, select, textarea, button') : document.querySelector('main h1');
+  target?.focus();
 }
 
 export function clearAlert(region = alertRegion()) {

@@ -469,6 +469,66 @@ async fn a_cognito_access_token_is_matched_by_client_id_when_it_has_no_aud() {
     );
 }
 
+/// With the console configured, its client id is an audience too, as the template's
+/// `JwtConfiguration` lists it: by `aud`, or by `client_id` for a token without `aud`.
+#[tokio::test]
+async fn the_consoles_client_id_is_an_audience_only_when_the_console_is_configured() {
+    let t = TestApi::new().await;
+    let (_, plain) = t.spawn_gateway().await;
+    let with_console = plain
+        .clone()
+        .with_console_client(Some("console-client".into()));
+    let status = |base: String, claims: serde_json::Value, jwt: &local_gateway::JwtSettings| {
+        let mut c = json!({"sub": "u", "merchant_id": MERCHANT, "iss": jwt.issuer, "exp": now() + 600,
+            "scope": "applications:read"});
+        for (k, v) in claims.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        let header = format!("Bearer {}", jwt.sign(&c));
+        async move {
+            http(
+                "GET",
+                &format!("{base}/api/v1/applications"),
+                &[("authorization", &header)],
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    let console_base = t
+        .spawn_gateway_over(with_console.clone(), Default::default())
+        .await;
+    let plain_base = t
+        .spawn_gateway_over(plain.clone(), Default::default())
+        .await;
+    for claims in [
+        json!({"client_id": "console-client"}),
+        json!({"aud": "console-client"}),
+    ] {
+        assert_eq!(
+            status(console_base.clone(), claims.clone(), &with_console).await,
+            200,
+            "{claims}"
+        );
+        assert_eq!(
+            status(plain_base.clone(), claims.clone(), &plain).await,
+            401,
+            "{claims}"
+        );
+    }
+    let cognito_shaped = with_console.issue_as_client(MERCHANT, 600, "console-client");
+    let header = format!("Bearer {cognito_shaped}");
+    let answer = http(
+        "GET",
+        &format!("{console_base}/api/v1/applications"),
+        &[("authorization", &header)],
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+}
+
 /// The same origins as the template's parameter (tests/api/deployment/safety.rs): https, or http
 /// to loopback only.
 #[test]

@@ -4,7 +4,9 @@
 //   CONSOLE_BASE_URL      the gateway, http://127.0.0.1:<port>
 //   CONSOLE_TOKEN         a merchant JWT (the development link's token)
 //   CONSOLE_IDP_PORT      the loopback port of the test's identity provider (idp.mjs), whose
-//                         origin is the gateway's JWT_ISSUER; it hands out CONSOLE_TOKEN
+//                         origin is the gateway's JWT_ISSUER
+//   CONSOLE_IDP_TOKEN     what that provider hands out: a token shaped as a Cognito access
+//                         token of the console's client (no aud, client_id)
 //   CONSOLE_NODE_MODULES  where playwright-core and axe-core are installed (.node-console/node_modules)
 //   CHROMIUM              the browser (default /usr/bin/chromium)
 //   CONSOLE_OUT           where screenshots go (default target/console)
@@ -32,6 +34,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const base = required('CONSOLE_BASE_URL').replace(/\/$/, '');
 const token = required('CONSOLE_TOKEN');
 const idpPort = Number(required('CONSOLE_IDP_PORT'));
+const idpToken = required('CONSOLE_IDP_TOKEN');
 const nodeModules = process.env.CONSOLE_NODE_MODULES || join(root, '.node-console/node_modules');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const out = resolve(root, process.env.CONSOLE_OUT || 'target/console');
@@ -331,6 +334,8 @@ async function assertFocusHeld(page, presses = 6) {
 async function main() {
   rmSync(out, {recursive: true, force: true});
   mkdirSync(out, {recursive: true});
+  // First, so that nothing else takes the port scripts/console-test chose for it.
+  const idp = await startIdp({port: idpPort, clientId: 'console-test', redirectUri: `${base}/console`, accessToken: idpToken});
   const profile = mkdtempSync(join(tmpdir(), 'console-test-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
@@ -354,9 +359,10 @@ async function main() {
       return route.abort('blockedbyclient');
     });
     secrets.set('the token', token);
+    secrets.set('the provider\'s token', idpToken);
     await mousePass(context);
     await keyboardPass(context);
-    await signInPass(context);
+    await signInPass(context, idp);
     await step('nothing secret was logged or put in a request URL', async () => {
       for (const [label, secret] of secrets) {
         check(!consoleTexts.some((text) => text.includes(secret)), `${label} appeared in the browser console`);
@@ -367,6 +373,7 @@ async function main() {
   } finally {
     await context.close().catch(() => {});
     rmSync(profile, {recursive: true, force: true});
+    idp.close();
   }
   console.log(`console: ${axeSummary.length} axe runs, none serious or critical`);
   console.log(`console: flow took ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -588,7 +595,7 @@ async function mousePass(context) {
   });
 
   await step('an address with no page shows "Not found" and calls nothing', async () => {
-    for (const hash of ['#/applications/not-an-id', '#/applications/%E0%A4%A', '#/applications/%E0%A4%A/events']) {
+    for (const hash of ['#/applications/not-an-id', '#/applications/%E0%A4%A', '#/applications/%E0%A4%A/events', '#/keys']) {
       await page.evaluate(() => {
         location.hash = '#/applications';
       });
@@ -598,6 +605,7 @@ async function mousePass(context) {
         location.hash = target;
       }, hash);
       await page.getByRole('heading', {level: 1, name: 'Not found'}).waitFor();
+      check((await page.title()).startsWith('Not found'), `${hash}: the title is ${await page.title()}`);
       const called = requestUrls.slice(before).filter((url) => url.includes('/api/'));
       check(called.length === 0, `${hash} called ${called.join(', ')}`);
     }
@@ -639,39 +647,61 @@ async function mousePass(context) {
 }
 
 /** The deployed way in: the identity provider's sign-in, authorization code with PKCE. */
-async function signInPass(context) {
-  const idp = await startIdp({port: idpPort, clientId: 'console-test', redirectUri: `${base}/console`, accessToken: token});
+async function signInPass(context, idp) {
   const page = await context.newPage();
   watch(page, 'sign-in pass');
+  const signIn = async () => {
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    await page.locator('#apps-count, #alert .alert-box').first().waitFor();
+    check(idp.seen.refusals.length === 0, `the provider refused: ${idp.seen.refusals.join(', ')}`);
+    await assertNoAlert(page, 'the sign-in');
+  };
+  const leftNothing = async () => {
+    const address = new URL(page.url());
+    check(address.pathname === '/console' && address.search === '', `the address after sign-in is ${page.url()}`);
+    const stored = await page.evaluate(() => sessionStorage.length + localStorage.length);
+    check(stored === 0, `${stored} items left in the page's storage after sign-in`);
+    await assertNowhere(page, 'the provider\'s token', idpToken);
+  };
   try {
     await step('sign in at the identity provider: authorization code with PKCE (S256)', async () => {
       await page.goto(`${base}/console`);
       const settings = await (await fetch(`${base}/console/config.json`)).json();
       check(settings.issuer === idp.issuer, `the console's issuer is ${settings.issuer}, not the test's provider`);
-      await page.getByRole('button', {name: 'Sign in'}).click();
-      await page.locator('#apps-count, #alert .alert-box').first().waitFor();
-      check(idp.seen.refusals.length === 0, `the provider refused: ${idp.seen.refusals.join(', ')}`);
-      await assertNoAlert(page, 'the sign-in');
+      await signIn();
       check(idp.seen.authorizations.length === 1 && idp.seen.exchanges === 1,
         `${idp.seen.authorizations.length} authorizations and ${idp.seen.exchanges} code exchanges, expected one each`);
       const scopes = idp.seen.authorizations[0].scope.split(' ');
       check(['applications:read', 'applications:write'].every((s) => scopes.includes(s)), `the sign-in asked for the scopes ${scopes.join(' ')}`);
-      const address = new URL(page.url());
-      check(address.pathname === '/console' && address.search === '', `the address after sign-in is ${page.url()}`);
-      const stored = await page.evaluate(() => sessionStorage.length + localStorage.length);
-      check(stored === 0, `${stored} items left in the page's storage after sign-in`);
-      await assertNowhere(page, 'the token', token);
+      await leftNothing();
     });
 
-    await step('reloading signs out, and the used code is not sent again', async () => {
+    await step('reloading signs out; a second sign-in uses a new challenge and state', async () => {
       await page.reload();
       await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
       check(idp.seen.exchanges === 1, `the code was exchanged ${idp.seen.exchanges} times`);
       await axeCheck(page, 'sign-in (provider)');
+      await signIn();
+      const [first, second] = idp.seen.authorizations;
+      check(idp.seen.exchanges === 2 && second, 'the second sign-in made no exchange');
+      check(first.code_challenge !== second.code_challenge, 'both sign-ins sent the same code challenge');
+      check(first.state !== second.state, 'both sign-ins sent the same state');
+      await leftNothing();
+    });
+
+    await step('an authorization response with another state is refused, and its code not exchanged', async () => {
+      await page.getByRole('button', {name: 'Sign out'}).click();
+      await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+      idp.control.tamperState = true;
+      await page.getByRole('button', {name: 'Sign in'}).click();
+      await page.locator('#alert', {hasText: 'Sign-in failed'}).waitFor();
+      await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+      check(idp.seen.exchanges === 2, `a code that came back with another state was exchanged (${idp.seen.exchanges} exchanges)`);
+      const stored = await page.evaluate(() => sessionStorage.length);
+      check(stored === 0, 'the refused sign-in left its verifier in sessionStorage');
     });
   } finally {
     await page.close();
-    idp.close();
   }
 }
 
@@ -783,6 +813,8 @@ async function keyboardPass(context) {
     // A close the page cannot refuse: the answer that comes after it must still be shown.
     await page.evaluate(() => document.querySelector('dialog[open]').close('forced'));
     await dialogGone(page);
+    // The page says the answer is still coming.
+    await page.locator('#status', {hasText: `Rolling key ${rolledFrom.slice(0, 12)}`}).waitFor();
     release();
     const rolledTo = await readRevealedKey(page);
     secrets.set('the in-flight roll new key', rolledTo);

@@ -1,7 +1,10 @@
 // A minimal OpenID provider on loopback, for the browser test's sign-in: discovery, an
 // authorization endpoint that approves at once, and a token endpoint that checks PKCE (S256)
 // before it hands out the merchant's token. It refuses anything else, so a console that sends a
-// wrong redirect URI, no challenge, or a verifier that does not match cannot sign in.
+// wrong redirect URI, no challenge, a verifier of the wrong form, a verifier it already showed
+// in the authorization request, or one that does not match the challenge cannot sign in.
+// `tamperState` makes the next authorization come back with another state, which the console
+// must refuse without exchanging the code.
 
 import {createHash, generateKeyPairSync, randomBytes, sign} from 'node:crypto';
 import {createServer} from 'node:http';
@@ -11,8 +14,9 @@ const b64url = (buffer) => Buffer.from(buffer).toString('base64url');
 export function startIdp({port, clientId, redirectUri, accessToken}) {
   const issuer = `http://127.0.0.1:${port}`;
   const {privateKey} = generateKeyPairSync('rsa', {modulusLength: 2048});
-  const codes = new Map(); // code → {challenge, redirectUri, scope}
+  const codes = new Map(); // code → {challenge, redirectUri, parameters}
   const seen = {authorizations: [], exchanges: 0, refusals: []};
+  const control = {tamperState: false};
 
   const idToken = (subject) => {
     const now = Math.floor(Date.now() / 1000);
@@ -78,10 +82,11 @@ export function startIdp({port, clientId, redirectUri, accessToken}) {
       }
       seen.authorizations.push(Object.fromEntries(q));
       const code = b64url(randomBytes(24));
-      codes.set(code, {challenge: q.get('code_challenge'), redirectUri: q.get('redirect_uri')});
+      codes.set(code, {challenge: q.get('code_challenge'), redirectUri: q.get('redirect_uri'), parameters: [...q.values()]});
       const back = new URL(redirectUri);
       back.searchParams.set('code', code);
-      back.searchParams.set('state', q.get('state'));
+      back.searchParams.set('state', control.tamperState ? 'another-state' : q.get('state'));
+      control.tamperState = false;
       response.writeHead(302, {location: back.href});
       response.end();
       return;
@@ -101,8 +106,10 @@ export function startIdp({port, clientId, redirectUri, accessToken}) {
             : !issued ? 'code'
               : form.get('client_id') !== clientId ? 'client_id'
                 : form.get('redirect_uri') !== issued.redirectUri ? 'redirect_uri'
-                  : b64url(createHash('sha256').update(verifier).digest()) !== issued.challenge ? 'code_verifier'
-                    : null;
+                  : !/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) ? 'code_verifier form (RFC 7636)'
+                    : issued.parameters.some((value) => value.includes(verifier)) ? 'code_verifier sent in the authorization request'
+                      : b64url(createHash('sha256').update(verifier).digest()) !== issued.challenge ? 'code_verifier'
+                        : null;
         if (problem) {
           seen.refusals.push(`token: ${problem}`);
           json(response, 400, {error: 'invalid_grant', error_description: problem});
@@ -122,6 +129,6 @@ export function startIdp({port, clientId, redirectUri, accessToken}) {
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve({issuer, seen, close: () => server.close()}));
+    server.listen(port, '127.0.0.1', () => resolve({issuer, seen, control, close: () => server.close()}));
   });
 }

@@ -237,6 +237,15 @@ impl TestApi {
             &self.state.config.merchant_claim,
         )
         .with_scopes(scopes);
+        (self.spawn_gateway_over(jwt.clone(), cors).await, jwt)
+    }
+
+    /// A local gateway that checks tokens with `jwt`; its base URL.
+    pub async fn spawn_gateway_over(
+        &self,
+        jwt: local_gateway::JwtSettings,
+        cors: local_gateway::Cors,
+    ) -> String {
         let gateway = std::sync::Arc::new(local_gateway::Gateway {
             functions: self.functions(),
             jwt: jwt.clone(),
@@ -247,7 +256,7 @@ impl TestApi {
             .expect("bind");
         let address = listener.local_addr().unwrap();
         tokio::spawn(gateway.serve(listener));
-        (format!("http://{address}"), jwt)
+        format!("http://{address}")
     }
 
     /// Every item in the table, for asserting that a rejected request wrote nothing.

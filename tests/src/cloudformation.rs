@@ -78,6 +78,12 @@ pub const REQUIRED_PARAMETERS: &[(&str, &str)] = &[
 impl Stack {
     /// The defaults, `REQUIRED_PARAMETERS` and then `overrides`.
     pub fn deploy(overrides: &[(&str, &str)]) -> Self {
+        Self::try_deploy(overrides).unwrap_or_else(|refusal| panic!("{refusal}"))
+    }
+
+    /// As [`Self::deploy`], or the refusal of a template rule (`Rules`) that these parameters
+    /// break, as CloudFormation would refuse them before creating anything.
+    pub fn try_deploy(overrides: &[(&str, &str)]) -> Result<Self, String> {
         let template = transformed();
         let declared = template["Parameters"].as_object().expect("Parameters");
         let mut parameters = BTreeMap::new();
@@ -111,6 +117,7 @@ impl Stack {
             let decided = stack.condition(name, &conditions);
             stack.conditions.insert(name.clone(), decided);
         }
+        stack.check_rules(template, &conditions)?;
         let all = template["Resources"].as_object().expect("Resources");
         let present: Vec<&String> = all
             .iter()
@@ -129,7 +136,30 @@ impl Stack {
                 .unwrap_or_else(|| panic!("{id} evaluates to nothing"));
             stack.resources.insert(id.clone(), evaluated);
         }
-        stack
+        Ok(stack)
+    }
+
+    fn check_rules(&self, template: &Value, conditions: &Map<String, Value>) -> Result<(), String> {
+        let Some(rules) = template.get("Rules").and_then(Value::as_object) else {
+            return Ok(());
+        };
+        for (name, rule) in rules {
+            let applies = rule
+                .get("RuleCondition")
+                .is_none_or(|condition| self.decide(condition, conditions));
+            if !applies {
+                continue;
+            }
+            for assertion in rule["Assertions"].as_array().expect("Assertions") {
+                if !self.decide(&assertion["Assert"], conditions) {
+                    return Err(format!(
+                        "CloudFormation would refuse these parameters (rule {name}): {}",
+                        assertion["AssertDescription"]
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn resource(&self, id: &str) -> &Value {

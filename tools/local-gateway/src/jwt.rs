@@ -1,6 +1,8 @@
 //! Management-route tokens, checked as API Gateway's HTTP API JWT authorizer checks them:
 //! signature, required `exp`, `nbf` when present, `iss`, and `aud` (or, for a token without
-//! `aud` such as a Cognito access token, `client_id`); then the route's scopes (`scope` or `scp`).
+//! `aud` such as a Cognito access token, `client_id`), where the audience is `JWT_AUDIENCE` or,
+//! with the console configured, its client id (`CONSOLE_CLIENT_ID`), as the template's
+//! `JwtConfiguration` lists them; then the route's scopes (`scope` or `scp`).
 //! Locally the key is a shared HS256 secret instead of the issuer's JWKS, and HS256 is the only
 //! algorithm accepted.
 
@@ -25,6 +27,8 @@ pub struct JwtSettings {
     /// What the routes require (`JWT_READ_SCOPE`, `JWT_WRITE_SCOPE`), as the template configures
     /// the HTTP API's routes.
     pub scopes: Scopes,
+    /// The console's OAuth client, accepted as an audience beside `audience`.
+    pub console_client: Option<String>,
 }
 
 /// A token the authorizer accepted: its claims as API Gateway passes them on, and its scopes.
@@ -42,7 +46,13 @@ impl JwtSettings {
             secret: secret.to_vec(),
             merchant_claim: merchant_claim.to_owned(),
             scopes: Scopes::default(),
+            console_client: None,
         }
+    }
+
+    pub fn with_console_client(mut self, client: Option<String>) -> Self {
+        self.console_client = client.filter(|c| !c.is_empty());
+        self
     }
 
     pub fn with_scopes(mut self, scopes: Scopes) -> Self {
@@ -66,6 +76,7 @@ impl JwtSettings {
             &var("MERCHANT_CLAIM", "merchant_id"),
         )
         .with_scopes(Scopes::from_env())
+        .with_console_client(std::env::var("CONSOLE_CLIENT_ID").ok())
     }
 
     /// The claims API Gateway would pass on, all as strings, and the token's scopes; or `None`
@@ -106,13 +117,15 @@ impl JwtSettings {
     /// API Gateway checks `aud`; only a token without `aud` (a Cognito access token) is checked
     /// by its `client_id` instead.
     fn addressed_to_us(&self, claims: &Map<String, Value>) -> bool {
+        let accepted = |value: &Value| {
+            value
+                .as_str()
+                .is_some_and(|v| v == self.audience || self.console_client.as_deref() == Some(v))
+        };
         match claims.get("aud") {
-            Some(Value::String(audience)) => *audience == self.audience,
-            Some(Value::Array(audiences)) => audiences
-                .iter()
-                .any(|a| a.as_str() == Some(self.audience.as_str())),
-            Some(_) => false,
-            None => claims.get("client_id").and_then(Value::as_str) == Some(self.audience.as_str()),
+            Some(Value::Array(audiences)) => audiences.iter().any(accepted),
+            Some(audience) => accepted(audience),
+            None => claims.get("client_id").is_some_and(accepted),
         }
     }
 
@@ -125,6 +138,10 @@ impl JwtSettings {
 
     /// A token for `merchant` carrying exactly `scopes` (empty names are left out).
     pub fn issue_with_scopes(&self, merchant: &str, ttl_seconds: u64, scopes: &[&str]) -> String {
+        self.sign(&self.claims(merchant, ttl_seconds, scopes))
+    }
+
+    fn claims(&self, merchant: &str, ttl_seconds: u64, scopes: &[&str]) -> Value {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("clock after 1970")
@@ -142,6 +159,17 @@ impl JwtSettings {
         if !scope.is_empty() {
             claims["scope"] = json!(scope.join(" "));
         }
+        claims
+    }
+
+    /// A token shaped as a Cognito access token of `client`: no `aud`, `client_id` = `client`,
+    /// both scopes.
+    pub fn issue_as_client(&self, merchant: &str, ttl_seconds: u64, client: &str) -> String {
+        let scopes = [self.scopes.read.as_str(), self.scopes.write.as_str()];
+        let mut claims = self.claims(merchant, ttl_seconds, &scopes);
+        claims.as_object_mut().expect("claims").remove("aud");
+        claims["client_id"] = json!(client);
+        claims["token_use"] = json!("access");
         self.sign(&claims)
     }
 

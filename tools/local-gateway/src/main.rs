@@ -3,7 +3,9 @@
 //!                                    absent
 //! `local-gateway token [--merchant M] [--ttl SECONDS] [--scope S]...`   print a JWT the gateway
 //!                                    accepts: with the read and write scopes, or exactly the
-//!                                    `--scope`s given (`--scope ""` for none)
+//!                                    `--scope`s given (`--scope ""` for none); with
+//!                                    `--client-id C`, shaped as a Cognito access token of
+//!                                    client C (no `aud`, `client_id`)
 //! `local-gateway report TOKEN...`    send the gateway on PORT a leaked-key report of TOKENs,
 //!                                    signed by the local signer (`LOCAL_SECRET_SCANNING_SIGNER`)
 
@@ -37,7 +39,9 @@ async fn main() -> Result<(), lambda_http::Error> {
                 .unwrap_or(3600);
             let jwt = JwtSettings::from_env();
             let scopes = flags(&args, "--scope");
-            let token = if scopes.is_empty() {
+            let token = if let Some(client) = flag(&args, "--client-id") {
+                jwt.issue_as_client(&merchant, ttl, &client)
+            } else if scopes.is_empty() {
                 jwt.issue(&merchant, ttl)
             } else {
                 let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
