@@ -152,6 +152,21 @@ fn the_authorizers_are_configured_as_the_contract_says() {
     );
 }
 
+/// An ID token issued to the console carries its client id as `aud` and no scope: with the
+/// console configured, both scopes must be required, so that such a token is refused.
+#[test]
+fn a_console_requires_both_scopes_so_that_its_id_tokens_are_refused() {
+    for scope in ["JwtWriteScope", "JwtReadScope"] {
+        let refusal = Stack::try_deploy(&[("ConsoleClientId", "console-client"), (scope, "")])
+            .err()
+            .unwrap_or_else(|| panic!("a console with an empty {scope} was accepted"));
+        assert!(refusal.contains("ConsoleRequiresScopes"), "{refusal}");
+    }
+    assert!(Stack::try_deploy(&[("ConsoleClientId", "console-client")]).is_ok());
+    // Without the console, a deployer may still turn the scopes off.
+    assert!(Stack::try_deploy(&[("JwtWriteScope", "")]).is_ok());
+}
+
 /// The console signs in as its own client, whose Cognito access tokens carry no `aud` but its
 /// `client_id`: the JWT authorizer accepts that client beside `JwtAudience`, and only when set.
 #[test]
