@@ -9,6 +9,9 @@ use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use serde_json::{json, Value};
 
+/// What `BENCH_PARTS` may name.
+pub const PARTS: [&str; 5] = ["verify", "writes", "lists", "leaks", "cold"];
+
 pub struct Sizes {
     pub smoke: bool,
     pub verifications: usize,
@@ -32,9 +35,15 @@ impl Sizes {
     }
 
     pub fn from_env() -> Self {
-        let parts = std::env::var("BENCH_PARTS")
+        let parts: Option<Vec<String>> = std::env::var("BENCH_PARTS")
             .ok()
             .map(|v| v.split(',').map(|p| p.trim().to_owned()).collect());
+        for part in parts.iter().flatten() {
+            assert!(
+                PARTS.contains(&part.as_str()),
+                "BENCH_PARTS: no part {part:?}; the parts are {PARTS:?}"
+            );
+        }
         if cfg!(debug_assertions) || std::env::var_os("BENCH_SMOKE").is_some() {
             Self {
                 smoke: true,

@@ -24,23 +24,14 @@ pub fn print_table(report: &BTreeMap<&'static str, Value>, sizes: &Sizes) {
     let row = |name: &str, value: Value, target: &str| {
         println!("{name:<44} {:>14} {target:>10}", value.to_string())
     };
-    row(
-        "GetItem p50 (µs), projected as the authorizer's",
-        v("getitem_p50_us"),
-        "",
-    );
-    row(
-        "GetItem p50 (µs), the whole item",
-        v("getitem_unprojected_p50_us"),
-        "",
-    );
+    row("raw GetItem p50 (µs)", v("getitem_p50_us"), "");
     row(
         "authorizer verification p50 (µs)",
         v("authorizer_p50_us"),
         "",
     );
     row(
-        "authorizer_ratio (p50 / GetItem p50)",
+        "authorizer_ratio (p50 / raw GetItem p50)",
         v("authorizer_ratio"),
         "<= 1.15",
     );
@@ -49,15 +40,19 @@ pub fn print_table(report: &BTreeMap<&'static str, Value>, sizes: &Sizes) {
         v("authorizer_ratio_restricted"),
         "<= 1.15",
     );
+    row("authorizer_p99_ratio", v("authorizer_p99_ratio"), "<= 1.3");
     row(
-        "authorizer_ratio_unprojected (moto's projection cost in)",
-        v("authorizer_ratio_unprojected"),
+        "  GetItem with the authorizer's projection p50 (µs)",
+        v("getitem_projected_p50_us"),
         "",
     );
     row(
-        "authorizer p99 / GetItem p99",
-        v("authorizer_p99_ratio"),
-        "<= 1.3",
+        "  authorizer / that GetItem; restricted",
+        json!([
+            v("authorizer_ratio_vs_projected"),
+            v("authorizer_ratio_restricted_vs_projected")
+        ]),
+        "",
     );
     row(
         "DynamoDB requests per verification",
