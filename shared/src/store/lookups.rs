@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::failure::sdk_error;
 use super::items::{key, lookup_record};
-use super::reads::projection;
+use super::reads::attributes_projection;
 use super::retry::Attempts;
 use super::transaction::{self, Outcome, Transaction};
 use super::Store;
@@ -32,11 +32,12 @@ impl Store {
         lookup_record::PERMISSIONS,
     ];
 
-    /// The authorizer's only read: one strongly consistent GetItem of [`Self::LOOKUP_READS`],
-    /// bounded by the SDK's own timeouts (the authorizer's are tight).
+    /// The authorizer's only read: one strongly consistent GetItem of [`Self::LOOKUP_READS`]
+    /// (not the key, which it knows), bounded by the SDK's own timeouts (the authorizer's are
+    /// tight).
     pub async fn find_key_lookup(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, Failure> {
         let [(pk_name, pk), (sk_name, sk)] = lookup_record::key(hash);
-        let (expression, names) = projection(Self::LOOKUP_READS);
+        let (expression, names) = attributes_projection(Self::LOOKUP_READS);
         let output = self
             .client
             .get_item()

@@ -19,14 +19,24 @@ pub const BATCH_GET_MAX: usize = 100;
 /// A projection of `PK`, `SK` and `only`, every name a placeholder (some are reserved words):
 /// the expression and its attribute names. A read that names its attributes is what a role
 /// narrowed by `dynamodb:Attributes` may send; without a projection it reads every attribute.
-pub fn projection(only: &[&str]) -> (String, HashMap<String, String>) {
-    let mut names = HashMap::with_capacity(only.len() + 2);
+pub(super) fn projection(only: &[&str]) -> (String, HashMap<String, String>) {
+    let (mut expression, mut names) = attributes_projection(only);
     names.insert("#pk".to_owned(), PK.to_owned());
     names.insert("#sk".to_owned(), SK.to_owned());
-    let mut expression = String::from("#pk, #sk");
+    expression.insert_str(0, "#pk, #sk, ");
+    (expression, names)
+}
+
+/// A projection of `only`, without the key: for a read of one item whose key the caller knows.
+/// The smaller the answer, the less there is to send, sign and parse.
+pub fn attributes_projection(only: &[&str]) -> (String, HashMap<String, String>) {
+    let mut names = HashMap::with_capacity(only.len() + 2);
+    let mut expression = String::new();
     for (i, name) in only.iter().enumerate() {
         let placeholder = format!("#a{i}");
-        expression.push_str(", ");
+        if i > 0 {
+            expression.push_str(", ");
+        }
         expression.push_str(&placeholder);
         names.insert(placeholder, (*name).to_owned());
     }

@@ -7,7 +7,7 @@ use api_tests::TestApi;
 use appkeys::authorize::PaymentCall;
 use appkeys::lambda::sdk::Budget;
 use appkeys::store::items::lookup_record;
-use appkeys::store::reads::projection;
+use appkeys::store::reads::attributes_projection;
 use appkeys::store::Store;
 use devkit::counter::RequestCounter;
 use devkit::guard::sdk;
@@ -62,7 +62,7 @@ pub async fn verify_vs_floor(
     // The floor is a raw consistent GetItem of the same lookup record, as the issue defines it.
     // Beside it, the read the authorizer actually sends: the same GetItem with the projection its
     // role needs (IAM's `dynamodb:Attributes`), which moto takes longer to apply.
-    let (expression, names) = projection(Store::LOOKUP_READS);
+    let (expression, names) = attributes_projection(Store::LOOKUP_READS);
     let (mut raw, mut full, mut restricted, mut projected) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..sizes.verifications + 50 {
