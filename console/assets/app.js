@@ -40,7 +40,10 @@ function parse(hash) {
     if (parts.length === 3 && parts[2] === 'events') return {view: eventsView, params: {id: parts[1]}};
     return {view: notFoundView, params: {}};
   }
-  if (parts.length > 0 && parts[0] !== 'applications') return {view: notFoundView, params: {}};
+  // `#/…` is a route; any other fragment (`#main`, the skip link's target) is an in-page anchor.
+  if (hash.startsWith('#/') && parts.length > 0 && parts[0] !== 'applications') {
+    return {view: notFoundView, params: {}};
+  }
   const page = Number.parseInt(new URLSearchParams(query).get('page') || '1', 10);
   return {view: applicationsView, params: {page: Number.isInteger(page) && page > 0 ? page : 1}};
 }

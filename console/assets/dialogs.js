@@ -5,7 +5,7 @@
 
 import {api} from './api.js';
 import {h, hidden, uid} from './dom.js';
-import {announce, clearFieldErrors, showProblem} from './problems.js';
+import {announce, clearFieldErrors, clearStatus, showProblem} from './problems.js';
 
 /** Focus back to `opener`, or whatever now stands in its place. */
 export function returnFocus(opener) {
@@ -84,6 +84,7 @@ export async function formDialog({title, fields, submitLabel, submit, opener, in
         result = value;
         if (dialog.open) dialog.close('done');
       }, (error) => {
+        if (!dialog.open) clearStatus();
         showProblem(error, dialog.open ? form : null);
       })
       .finally(() => {

@@ -18,6 +18,11 @@ export function announce(message) {
   requestAnimationFrame(() => replace(statusRegion(), message));
 }
 
+/** Empties the status region (a promise that no longer holds, for instance). */
+export function clearStatus() {
+  replace(statusRegion());
+}
+
 export function showAlert(title, detail, region = alertRegion()) {
   replace(region,
     h('div', {class: 'alert-box'},

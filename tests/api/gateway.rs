@@ -505,6 +505,7 @@ async fn the_consoles_client_id_is_an_audience_only_when_the_console_is_configur
     for claims in [
         json!({"client_id": "console-client"}),
         json!({"aud": "console-client"}),
+        json!({"aud": ["other", "console-client"]}),
     ] {
         assert_eq!(
             status(console_base.clone(), claims.clone(), &with_console).await,
@@ -517,6 +518,16 @@ async fn the_consoles_client_id_is_an_audience_only_when_the_console_is_configur
             "{claims}"
         );
     }
+    // With an aud, the client_id is not looked at.
+    assert_eq!(
+        status(
+            console_base.clone(),
+            json!({"aud": "other", "client_id": "console-client"}),
+            &with_console
+        )
+        .await,
+        401
+    );
     let cognito_shaped = with_console.issue_as_client(MERCHANT, 600, "console-client");
     let header = format!("Bearer {cognito_shaped}");
     let answer = http(

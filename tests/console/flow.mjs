@@ -334,7 +334,7 @@ async function assertFocusHeld(page, presses = 6) {
 async function main() {
   rmSync(out, {recursive: true, force: true});
   mkdirSync(out, {recursive: true});
-  // First, so that nothing else takes the port scripts/console-test chose for it.
+  // First, so that the port scripts/console-test chose is taken as soon as possible.
   const idp = await startIdp({port: idpPort, clientId: 'console-test', redirectUri: `${base}/console`, accessToken: idpToken});
   const profile = mkdtempSync(join(tmpdir(), 'console-test-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -611,6 +611,16 @@ async function mousePass(context) {
     }
     await page.getByRole('link', {name: 'Back to your applications'}).click();
     await page.locator('#apps-count').waitFor();
+    // A fragment that is not a route (the skip link's target) is not a page of its own.
+    await page.evaluate(() => {
+      location.hash = '#/keys';
+    });
+    await page.getByRole('heading', {level: 1, name: 'Not found'}).waitFor();
+    await page.evaluate(() => {
+      location.hash = '#main';
+    });
+    await page.locator('#apps-count').waitFor();
+    check(await page.getByRole('heading', {level: 1, name: 'Not found'}).count() === 0, '#main shows Not found');
   });
 
   await step('sign out: the sign-in view, and the token forgotten', async () => {
@@ -697,8 +707,9 @@ async function signInPass(context, idp) {
       await page.locator('#alert', {hasText: 'Sign-in failed'}).waitFor();
       await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
       check(idp.seen.exchanges === 2, `a code that came back with another state was exchanged (${idp.seen.exchanges} exchanges)`);
-      const stored = await page.evaluate(() => sessionStorage.length);
-      check(stored === 0, 'the refused sign-in left its verifier in sessionStorage');
+      const stored = await page.evaluate(() => sessionStorage.length + localStorage.length);
+      check(stored === 0, 'the refused sign-in left something in the page\'s storage');
+      check(new URL(page.url()).search === '', `the refused response stayed in the address: ${page.url()}`);
     });
   } finally {
     await page.close();
@@ -836,6 +847,34 @@ async function keyboardPass(context) {
     await dialog.getByRole('button', {name: 'Cancel'}).click();
     await dialogGone(page);
     await expectPay(rolledFrom, 200, 'the old key in its grace window after a refused second roll');
+  });
+
+  await step('a refusal that comes after its dialog was closed shows in the page, and the promise goes', async () => {
+    let release;
+    const released = new Promise((resolve) => {
+      release = resolve;
+    });
+    let arrived;
+    const held = new Promise((resolve) => {
+      arrived = resolve;
+    });
+    await page.route('**/roll', async (route) => {
+      arrived();
+      await released;
+      await route.continue();
+    });
+    await page.getByRole('button', {name: `Roll key ${rolledFrom.slice(0, 12)}`}).click();
+    expectAnswer('POST', /\/roll$/, 400);
+    await openDialog(page).getByRole('button', {name: 'Roll key'}).click();
+    await held;
+    await page.evaluate(() => document.querySelector('dialog[open]').close('forced'));
+    await dialogGone(page);
+    await page.locator('#status', {hasText: 'Rolling key'}).waitFor();
+    release();
+    await page.locator('#alert', {hasText: /rolled/i}).waitFor();
+    const status = (await page.locator('#status').textContent()).trim();
+    check(status === '', `the page still says: ${status}`);
+    await page.unroute('**/roll');
   });
   await page.close();
 }

@@ -150,6 +150,10 @@ impl Stack {
             if !applies {
                 continue;
             }
+            assert!(
+                !rule.to_string().contains("\"Condition\""),
+                "rule {name}: CloudFormation refuses a condition inside a rule"
+            );
             for assertion in rule["Assertions"].as_array().expect("Assertions") {
                 if !self.decide(&assertion["Assert"], conditions) {
                     return Err(format!(

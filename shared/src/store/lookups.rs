@@ -1,6 +1,7 @@
 //! Lookup records as read: the authorizer's one strongly consistent `GetItem`, a leaked-key
 //! report's batch of them, and recording a key's last use.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::failure::sdk_error;
@@ -32,12 +33,17 @@ impl Store {
         lookup_record::PERMISSIONS,
     ];
 
+    /// The projection of the authorizer's read: [`Self::LOOKUP_READS`], not the key.
+    pub fn lookup_projection() -> (String, HashMap<String, String>) {
+        attributes_projection(Self::LOOKUP_READS)
+    }
+
     /// The authorizer's only read: one strongly consistent GetItem of [`Self::LOOKUP_READS`]
     /// (not the key, which it knows), bounded by the SDK's own timeouts (the authorizer's are
     /// tight).
     pub async fn find_key_lookup(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, Failure> {
         let [(pk_name, pk), (sk_name, sk)] = lookup_record::key(hash);
-        let (expression, names) = attributes_projection(Self::LOOKUP_READS);
+        let (expression, names) = Self::lookup_projection();
         let output = self
             .client
             .get_item()

@@ -30,6 +30,10 @@ pub(super) fn projection(only: &[&str]) -> (String, HashMap<String, String>) {
 /// A projection of `only`, without the key: for a read of one item whose key the caller knows.
 /// The smaller the answer, the less there is to send, sign and parse.
 pub fn attributes_projection(only: &[&str]) -> (String, HashMap<String, String>) {
+    debug_assert!(
+        !only.is_empty(),
+        "a projection names at least one attribute"
+    );
     let mut names = HashMap::with_capacity(only.len() + 2);
     let mut expression = String::new();
     for (i, name) in only.iter().enumerate() {
@@ -168,5 +172,21 @@ impl Store {
                 return Ok(items);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_projection_names_each_attribute_by_a_placeholder() {
+        let (expression, names) = attributes_projection(&["a", "b"]);
+        assert_eq!(expression, "#a0, #a1");
+        assert_eq!((names["#a0"].as_str(), names.len()), ("a", 2));
+        let (expression, names) = projection(&["a"]);
+        assert_eq!(expression, "#pk, #sk, #a0");
+        assert_eq!((names["#pk"].as_str(), names["#sk"].as_str()), (PK, SK));
+        assert_eq!(names.len(), 3);
     }
 }
