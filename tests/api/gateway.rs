@@ -540,6 +540,36 @@ async fn the_consoles_client_id_is_an_audience_only_when_the_console_is_configur
     assert_eq!(answer.status, 200);
 }
 
+/// As the template's rule `ConsoleRequiresScopes` refuses a stack, the gateway refuses to serve
+/// the console with a scope requirement turned off: the console's ID tokens would pass.
+#[test]
+fn the_gateway_refuses_the_console_without_both_scopes() {
+    let settings = |console: Option<&str>, read: &str, write: &str| {
+        local_gateway::JwtSettings::new("https://issuer.example", "api", b"secret", "merchant_id")
+            .with_scopes(Scopes {
+                read: read.into(),
+                write: write.into(),
+            })
+            .with_console_client(console.map(str::to_owned))
+    };
+    assert!(settings(Some("console"), "r", "w")
+        .check_console_scopes()
+        .is_ok());
+    assert!(settings(None, "", "").check_console_scopes().is_ok());
+    assert!(settings(Some(""), "", "").check_console_scopes().is_ok());
+    for (read, write) in [("", "w"), ("r", ""), ("", "")] {
+        let why = settings(Some("console"), read, write)
+            .check_console_scopes()
+            .expect_err("served the console without a scope");
+        assert!(
+            why.contains("CONSOLE_CLIENT_ID")
+                && why.contains("JWT_READ_SCOPE")
+                && why.contains("JWT_WRITE_SCOPE"),
+            "{why}"
+        );
+    }
+}
+
 /// The same origins as the template's parameter (tests/api/deployment/safety.rs): https, or http
 /// to loopback only.
 #[test]

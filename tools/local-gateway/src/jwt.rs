@@ -79,6 +79,21 @@ impl JwtSettings {
         .with_console_client(std::env::var("CONSOLE_CLIENT_ID").ok())
     }
 
+    /// `Err` naming the variables when the console is served with a scope requirement turned
+    /// off: an ID token issued to the console carries its client id as `aud` and no scope, so
+    /// only the scopes keep it out (the template's rule `ConsoleRequiresScopes`).
+    pub fn check_console_scopes(&self) -> Result<(), String> {
+        match &self.console_client {
+            Some(_) if self.scopes.read.is_empty() || self.scopes.write.is_empty() => Err(
+                "refusing to serve: CONSOLE_CLIENT_ID is set, so JWT_READ_SCOPE and \
+                 JWT_WRITE_SCOPE must not be empty (the console's ID tokens have its client id \
+                 as audience and no scope; only the scopes refuse them)"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// The claims API Gateway would pass on, all as strings, and the token's scopes; or `None`
     /// (401).
     pub fn verify(&self, authorization: Option<&str>) -> Option<Verified> {

@@ -23,6 +23,7 @@ pub async fn from_env() -> Result<Gateway, lambda_http::Error> {
         )
         .with_origin_lock(appkeys::lambda::secrets::origin_lock_from_env(&sdk).await?);
     let jwt = JwtSettings::from_env();
+    jwt.check_console_scopes()?;
     // The console signs in against the local issuer, whose default the gateway supplies.
     let console = console::Settings::from_lookup(|name| {
         std::env::var(name)
