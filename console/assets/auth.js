@@ -79,12 +79,23 @@ export async function completeRedirect(config) {
   const oauth = await loadOauth();
   const {as, options} = await authorizationServer(oauth, config);
   const client = {client_id: config.clientId};
-  const parameters = oauth.validateAuthResponse(as, client, response, state);
+  const parameters = refusalExplained(oauth, () => oauth.validateAuthResponse(as, client, response, state));
   const grant = await oauth.authorizationCodeGrantRequest(
     as, client, oauth.None(), parameters, redirectUri(), verifier, options);
   const result = await oauth.processAuthorizationCodeResponse(as, client, grant);
   token = result.access_token;
   return true;
+}
+
+/** An `?error=` response (the merchant cancelled, or the provider refused) in the merchant's words. */
+function refusalExplained(oauth, validate) {
+  try {
+    return validate();
+  } catch (error) {
+    if (!(error instanceof oauth.AuthorizationResponseError)) throw error;
+    const reason = error.error_description ? `${error.error_description} (${error.error})` : error.error;
+    throw new Error(`The identity provider did not sign you in: ${reason}. Sign in again.`);
+  }
 }
 
 /** Sends the browser to the identity provider; it comes back to /console?code=…&state=…. */

@@ -711,6 +711,28 @@ async function signInPass(context, idp) {
       check(stored === 0, 'the refused sign-in left something in the page\'s storage');
       check(new URL(page.url()).search === '', `the refused response stayed in the address: ${page.url()}`);
     });
+
+    await step('a sign-in cancelled at the identity provider says why, and exchanges nothing', async () => {
+      await page.getByRole('button', {name: 'Dismiss'}).click();
+      idp.control.deny = true;
+      await page.getByRole('button', {name: 'Sign in'}).click();
+      await page.locator('#alert', {hasText: 'The user cancelled the sign-in (access_denied)'}).waitFor();
+      await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+      check(idp.seen.exchanges === 2, `a cancelled sign-in led to an exchange (${idp.seen.exchanges} exchanges)`);
+      const stored = await page.evaluate(() => sessionStorage.length + localStorage.length);
+      check(stored === 0, 'the cancelled sign-in left something in the page\'s storage');
+      check(new URL(page.url()).search === '', `the error response stayed in the address: ${page.url()}`);
+    });
+
+    await step('an authorization response no sign-in here started is refused, and its code not exchanged', async () => {
+      const authorizations = idp.seen.authorizations.length;
+      await page.goto(`${base}/console?code=planted-code&state=planted-state`);
+      await page.locator('#alert', {hasText: 'did not match a sign-in started here'}).waitFor();
+      await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+      check(idp.seen.exchanges === 2, `a planted code was exchanged (${idp.seen.exchanges} exchanges)`);
+      check(idp.seen.authorizations.length === authorizations, 'a planted response started a sign-in');
+      check(new URL(page.url()).search === '', `the planted response stayed in the address: ${page.url()}`);
+    });
   } finally {
     await page.close();
   }

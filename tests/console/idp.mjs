@@ -4,7 +4,8 @@
 // wrong redirect URI, no challenge, a verifier of the wrong form, a verifier it already showed
 // in the authorization request, or one that does not match the challenge cannot sign in.
 // `tamperState` makes the next authorization come back with another state, which the console
-// must refuse without exchanging the code.
+// must refuse without exchanging the code; `deny` makes it come back with `error=access_denied`,
+// as when the merchant cancels at the provider.
 
 import {createHash, generateKeyPairSync, randomBytes, sign} from 'node:crypto';
 import {createServer} from 'node:http';
@@ -16,7 +17,7 @@ export function startIdp({port, clientId, redirectUri, accessToken}) {
   const {privateKey} = generateKeyPairSync('rsa', {modulusLength: 2048});
   const codes = new Map(); // code → {challenge, redirectUri, parameters}
   const seen = {authorizations: [], exchanges: 0, refusals: []};
-  const control = {tamperState: false};
+  const control = {tamperState: false, deny: false};
 
   const idToken = (subject) => {
     const now = Math.floor(Date.now() / 1000);
@@ -81,6 +82,16 @@ export function startIdp({port, clientId, redirectUri, accessToken}) {
         return;
       }
       seen.authorizations.push(Object.fromEntries(q));
+      if (control.deny) {
+        control.deny = false;
+        const back = new URL(redirectUri);
+        back.searchParams.set('error', 'access_denied');
+        back.searchParams.set('error_description', 'The user cancelled the sign-in');
+        back.searchParams.set('state', q.get('state'));
+        response.writeHead(302, {location: back.href});
+        response.end();
+        return;
+      }
       const code = b64url(randomBytes(24));
       codes.set(code, {challenge: q.get('code_challenge'), redirectUri: q.get('redirect_uri'), parameters: [...q.values()]});
       const back = new URL(redirectUri);
