@@ -363,6 +363,7 @@ async function main() {
     await mousePass(context);
     await keyboardPass(context);
     await signInPass(context, idp);
+    await pagingPass(context);
     await step('nothing secret was logged or put in a request URL', async () => {
       for (const [label, secret] of secrets) {
         check(!consoleTexts.some((text) => text.includes(secret)), `${label} appeared in the browser console`);
@@ -897,6 +898,49 @@ async function keyboardPass(context) {
     const status = (await page.locator('#status').textContent()).trim();
     check(status === '', `the page still says: ${status}`);
     await page.unroute('**/roll');
+  });
+  await page.close();
+}
+
+/** The list a page at a time: eleven applications more than fit on one page of ten. */
+async function pagingPass(context) {
+  const page = await context.newPage();
+  watch(page, 'paging pass');
+  await step('paging: Next and Previous go through the applications, newest first', async () => {
+    const headers = {Authorization: `Bearer ${token}`, 'content-type': 'application/json'};
+    for (let i = 1; i <= 11; i += 1) {
+      const response = await fetch(`${base}/api/v1/applications`, {
+        method: 'POST', headers, body: JSON.stringify({name: `Paging ${String(i).padStart(2, '0')}`}),
+      });
+      await response.arrayBuffer();
+      check(response.status === 201, `creating an application for the paging step answered ${response.status}`);
+    }
+    const listed = await fetch(`${base}/api/v1/applications?limit=1`, {headers});
+    const pages = Math.ceil((await listed.json()).totalItems / 10);
+    check(pages >= 2, `the merchant's applications fit on ${pages} page`);
+    const pager = page.getByRole('navigation', {name: 'Pages of applications'});
+    const app = (name) => page.getByRole('link', {name, exact: true});
+
+    await page.goto(`${base}/console#token=${token}`);
+    await pager.getByText(`Page 1 of ${pages}`).waitFor();
+    await app('Paging 11').waitFor();
+    check(await app('Paging 01').count() === 0, 'the eleventh newest application is on the first page');
+    check(await pager.getByRole('link', {name: 'Previous page'}).count() === 0, 'the first page offers a previous page');
+
+    await pager.getByRole('link', {name: 'Next page'}).click();
+    await pager.getByText(`Page 2 of ${pages}`).waitFor();
+    await app('Paging 01').waitFor();
+    check(await app('Paging 11').count() === 0, 'the newest application is on the second page too');
+    check(page.url() === `${base}/console#/applications?page=2`, `the second page's address is ${page.url()}`);
+    await axeCheck(page, 'applications (second page)');
+
+    await pager.getByRole('link', {name: 'Previous page'}).click();
+    await pager.getByText(`Page 1 of ${pages}`).waitFor();
+    await app('Paging 11').waitFor();
+
+    await page.goto(`${base}/console#/applications?page=${pages + 5}`);
+    await page.getByText('No applications on this page.').waitFor();
+    await pager.getByRole('link', {name: 'Previous page'}).waitFor();
   });
   await page.close();
 }
