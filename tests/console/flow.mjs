@@ -22,6 +22,7 @@
 // under test (no bypassCSP, no second context): the page keeps refusing inline scripts, as the
 // CSP step checks.
 
+import {createServer} from 'node:http';
 import {createRequire} from 'node:module';
 import {mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -59,6 +60,7 @@ let passed = 0;
 const problems = [];
 const expectedAnswers = []; // {method, path: RegExp, status, seen}
 const expectedConsole = []; // RegExp, each allowed once
+const expectedBlocked = new Set(); // URLs the page's Content-Security-Policy must block
 const secrets = new Map(); // what must never be logged or put in a URL: label → value
 const consoleTexts = [];
 const requestUrls = [];
@@ -91,6 +93,8 @@ function settle(name) {
   const missing = expectedAnswers.filter((answer) => !answer.seen);
   expectedAnswers.length = 0;
   expectedConsole.length = 0;
+  for (const url of expectedBlocked) problems.push(`expected the policy to block ${url}, and it did not`);
+  expectedBlocked.clear();
   for (const answer of missing) {
     problems.push(`expected ${answer.method} ${answer.path} to answer ${answer.status}, and it did not`);
   }
@@ -128,6 +132,7 @@ function watch(page, label) {
   page.on('requestfailed', (request) => {
     const reason = request.failure()?.errorText || '';
     if (reason === 'net::ERR_BLOCKED_BY_CLIENT' && !isLoopback(request.url())) return; // reported by the route
+    if (reason === 'csp' && expectedBlocked.delete(request.url())) return;
     problems.push(`[${label}] request failed: ${request.method()} ${request.url()} ${reason}`);
   });
   page.on('response', (response) => {
@@ -593,6 +598,46 @@ async function mousePass(context) {
     });
     check(!result.ran, 'the inline script ran');
     check(result.violations.some((d) => d.startsWith('script-src')), `no securitypolicyviolation for script-src (got ${result.violations.join(', ') || 'none'})`);
+  });
+
+  await step('CSP: a fetch or an image to another origin is refused and reported', async () => {
+    // Another origin on loopback, which the test's network rule lets through: only the page's
+    // policy stands between the page and this server, which counts what reaches it.
+    const reached = [];
+    const sink = createServer((request, response) => {
+      reached.push(`${request.method} ${request.url}`);
+      response.writeHead(200, {'content-type': 'image/svg+xml', 'access-control-allow-origin': '*'});
+      response.end('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>');
+    });
+    await new Promise((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const elsewhere = `http://127.0.0.1:${sink.address().port}`;
+    expectedConsole.push(
+      /Content Security Policy directive: "connect-src/,
+      /^Fetch API cannot load .* Refused to connect because it violates the document's Content Security Policy/,
+      /Content Security Policy directive: "img-src/);
+    expectedBlocked.add(`${elsewhere}/console/assets/icon.svg`);
+    const result = await page.evaluate(async (target) => {
+      const violations = [];
+      document.addEventListener('securitypolicyviolation', (event) => violations.push(event.effectiveDirective));
+      const fetched = await fetch(`${target}/exfiltrate`, {method: 'POST', mode: 'no-cors', body: 'x'})
+        .then(() => 'sent', () => 'refused');
+      const image = await new Promise((resolve) => {
+        const img = new Image();
+        img.onload = () => resolve('loaded');
+        img.onerror = () => resolve('refused');
+        img.src = `${target}/console/assets/icon.svg`;
+      });
+      for (let waited = 0; violations.length < 2 && waited < 5000; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return {fetched, image, violations};
+    }, elsewhere);
+    sink.close();
+    check(reached.length === 0, `the other origin was reached: ${reached.join(', ')}`);
+    check(result.fetched === 'refused', 'a fetch to another origin was sent');
+    check(result.image === 'refused', 'an image from another origin loaded');
+    check(result.violations.includes('connect-src') && result.violations.includes('img-src'),
+      `no securitypolicyviolation for connect-src and img-src (got ${result.violations.join(', ') || 'none'})`);
   });
 
   await step('an address with no page shows "Not found" and calls nothing', async () => {
