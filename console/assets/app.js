@@ -32,7 +32,10 @@ function notFoundView({main}) {
 }
 
 function parse(hash) {
-  const [path, query = ''] = hash.replace(/^#\/?/, '').split('?');
+  // `#/…` is a route; any other fragment (`#main`, the skip link's target) is an in-page anchor
+  // of the list's first page.
+  if (!hash.startsWith('#/')) return {view: applicationsView, params: {page: 1}};
+  const [path, query = ''] = hash.slice(2).split('?');
   const parts = path.split('/').filter(Boolean);
   if (parts[0] === 'applications' && parts.length > 1) {
     if (!UUID.test(parts[1])) return {view: notFoundView, params: {}};
@@ -40,10 +43,7 @@ function parse(hash) {
     if (parts.length === 3 && parts[2] === 'events') return {view: eventsView, params: {id: parts[1]}};
     return {view: notFoundView, params: {}};
   }
-  // `#/…` is a route; any other fragment (`#main`, the skip link's target) is an in-page anchor.
-  if (hash.startsWith('#/') && parts.length > 0 && parts[0] !== 'applications') {
-    return {view: notFoundView, params: {}};
-  }
+  if (parts.length > 0 && parts[0] !== 'applications') return {view: notFoundView, params: {}};
   const page = Number.parseInt(new URLSearchParams(query).get('page') || '1', 10);
   return {view: applicationsView, params: {page: Number.isInteger(page) && page > 0 ? page : 1}};
 }

@@ -87,14 +87,23 @@ export async function completeRedirect(config) {
   return true;
 }
 
+/** What the common refusals mean, for a provider that gives no description. */
+const REFUSALS = {
+  access_denied: 'the sign-in was cancelled or refused',
+  login_required: 'you are not signed in there',
+  consent_required: 'the console was not granted access',
+};
+
 /** An `?error=` response (the merchant cancelled, or the provider refused) in the merchant's words. */
 function refusalExplained(oauth, validate) {
   try {
     return validate();
   } catch (error) {
     if (!(error instanceof oauth.AuthorizationResponseError)) throw error;
-    const reason = error.error_description ? `${error.error_description} (${error.error})` : error.error;
-    throw new Error(`The identity provider did not sign you in: ${reason}. Sign in again.`);
+    const code = String(error.error).slice(0, 64);
+    const description = (error.error_description || '').slice(0, 200).replace(/[\s.]+$/, '');
+    const reason = description || REFUSALS[code] || 'it refused the request';
+    throw new Error(`The identity provider did not sign you in: ${reason} (${code}). Sign in again.`);
   }
 }
 

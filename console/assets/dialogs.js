@@ -5,7 +5,7 @@
 
 import {api} from './api.js';
 import {h, hidden, uid} from './dom.js';
-import {announce, clearFieldErrors, clearStatus, showProblem} from './problems.js';
+import {announce, clearFieldErrors, showProblem, withdraw} from './problems.js';
 
 /** Focus back to `opener`, or whatever now stands in its place. */
 export function returnFocus(opener) {
@@ -65,6 +65,7 @@ export async function formDialog({title, fields, submitLabel, submit, opener, in
   const {dialog, closed} = openDialog({title, opener, body: form});
   let result = null;
   let pending = null;
+  const busy = busyMessage || 'Still working: the answer will show when it arrives.';
   dialog.addEventListener('cancel', (event) => {
     if (pending) event.preventDefault();
   });
@@ -84,7 +85,7 @@ export async function formDialog({title, fields, submitLabel, submit, opener, in
         result = value;
         if (dialog.open) dialog.close('done');
       }, (error) => {
-        if (!dialog.open) clearStatus();
+        if (!dialog.open) withdraw(busy);
         showProblem(error, dialog.open ? form : null);
       })
       .finally(() => {
@@ -95,7 +96,7 @@ export async function formDialog({title, fields, submitLabel, submit, opener, in
   });
   await closed;
   if (pending) {
-    announce(busyMessage || 'Still working: the answer will show when it arrives.');
+    announce(busy);
     await pending;
   }
   return result;

@@ -11,16 +11,32 @@ const statusRegion = () => document.getElementById('status');
 /** Refusals that are about one field although they carry no `errors` list. */
 const FIELD_OF_CODE = {name_taken: 'name'};
 
+/** The message `announce` will show on the next frame, and that frame's id. */
+let coming = null;
+
 export function announce(message) {
   clearAlert();
   // A change of text is what screen readers announce: clear first so the same message repeats.
   replace(statusRegion());
-  requestAnimationFrame(() => replace(statusRegion(), message));
+  if (coming) cancelAnimationFrame(coming.frame);
+  const announcement = {message};
+  announcement.frame = requestAnimationFrame(() => {
+    coming = null;
+    replace(statusRegion(), message);
+  });
+  coming = announcement;
 }
 
-/** Empties the status region (a promise that no longer holds, for instance). */
-export function clearStatus() {
-  replace(statusRegion());
+/**
+ * Takes back a message that no longer holds (a promise), whether it is shown or still to come;
+ * any other message stays.
+ */
+export function withdraw(message) {
+  if (coming?.message === message) {
+    cancelAnimationFrame(coming.frame);
+    coming = null;
+  }
+  if (statusRegion().textContent === message) replace(statusRegion());
 }
 
 export function showAlert(title, detail, region = alertRegion()) {

@@ -543,7 +543,7 @@ async fn the_consoles_client_id_is_an_audience_only_when_the_console_is_configur
 /// As the template's rule `ConsoleRequiresScopes` refuses a stack, the gateway refuses to serve
 /// the console with a scope requirement turned off: the console's ID tokens would pass.
 #[test]
-fn the_gateway_refuses_the_console_without_both_scopes() {
+fn the_gateway_settings_refuse_the_console_without_both_scopes() {
     let settings = |console: Option<&str>, read: &str, write: &str| {
         local_gateway::JwtSettings::new("https://issuer.example", "api", b"secret", "merchant_id")
             .with_scopes(Scopes {

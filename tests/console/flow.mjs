@@ -616,23 +616,27 @@ async function mousePass(context) {
       /^Fetch API cannot load .* Refused to connect because it violates the document's Content Security Policy/,
       /Content Security Policy directive: "img-src/);
     expectedBlocked.add(`${elsewhere}/console/assets/icon.svg`);
-    const result = await page.evaluate(async (target) => {
-      const violations = [];
-      document.addEventListener('securitypolicyviolation', (event) => violations.push(event.effectiveDirective));
-      const fetched = await fetch(`${target}/exfiltrate`, {method: 'POST', mode: 'no-cors', body: 'x'})
-        .then(() => 'sent', () => 'refused');
-      const image = await new Promise((resolve) => {
-        const img = new Image();
-        img.onload = () => resolve('loaded');
-        img.onerror = () => resolve('refused');
-        img.src = `${target}/console/assets/icon.svg`;
-      });
-      for (let waited = 0; violations.length < 2 && waited < 5000; waited += 20) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return {fetched, image, violations};
-    }, elsewhere);
-    sink.close();
+    let result;
+    try {
+      result = await page.evaluate(async (target) => {
+        const violations = [];
+        document.addEventListener('securitypolicyviolation', (event) => violations.push(event.effectiveDirective));
+        const fetched = await fetch(`${target}/exfiltrate`, {method: 'POST', mode: 'no-cors', body: 'x'})
+          .then(() => 'sent', () => 'refused');
+        const image = await new Promise((resolve) => {
+          const img = new Image();
+          img.onload = () => resolve('loaded');
+          img.onerror = () => resolve('refused');
+          img.src = `${target}/console/assets/icon.svg`;
+        });
+        for (let waited = 0; violations.length < 2 && waited < 5000; waited += 20) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        return {fetched, image, violations};
+      }, elsewhere);
+    } finally {
+      sink.close();
+    }
     check(reached.length === 0, `the other origin was reached: ${reached.join(', ')}`);
     check(result.fetched === 'refused', 'a fetch to another origin was sent');
     check(result.image === 'refused', 'an image from another origin loaded');
@@ -758,26 +762,33 @@ async function signInPass(context, idp) {
       check(new URL(page.url()).search === '', `the refused response stayed in the address: ${page.url()}`);
     });
 
-    await step('a sign-in cancelled at the identity provider says why, and exchanges nothing', async () => {
-      await page.getByRole('button', {name: 'Dismiss'}).click();
-      idp.control.deny = true;
-      await page.getByRole('button', {name: 'Sign in'}).click();
-      await page.locator('#alert', {hasText: 'The user cancelled the sign-in (access_denied)'}).waitFor();
-      await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
-      check(idp.seen.exchanges === 2, `a cancelled sign-in led to an exchange (${idp.seen.exchanges} exchanges)`);
+    await step('a sign-in cancelled at the identity provider says why, and leaves nothing behind', async () => {
+      for (const [description, shown] of [
+        ['The user cancelled the sign-in.', 'did not sign you in: The user cancelled the sign-in (access_denied)'],
+        [null, 'did not sign you in: the sign-in was cancelled or refused (access_denied)'],
+      ]) {
+        await page.getByRole('button', {name: 'Dismiss'}).click();
+        idp.control.deny = {description};
+        await page.getByRole('button', {name: 'Sign in'}).click();
+        await page.locator('#alert', {hasText: shown}).waitFor();
+        await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+      }
       const stored = await page.evaluate(() => sessionStorage.length + localStorage.length);
       check(stored === 0, 'the cancelled sign-in left something in the page\'s storage');
       check(new URL(page.url()).search === '', `the error response stayed in the address: ${page.url()}`);
     });
 
-    await step('an authorization response no sign-in here started is refused, and its code not exchanged', async () => {
+    await step('an authorization response no sign-in here started is refused unread, and its code not exchanged', async () => {
       const authorizations = idp.seen.authorizations.length;
-      await page.goto(`${base}/console?code=planted-code&state=planted-state`);
-      await page.locator('#alert', {hasText: 'did not match a sign-in started here'}).waitFor();
-      await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+      for (const planted of ['code=planted-code&state=planted-state', 'error=access_denied&error_description=Call+0800+000+000&state=planted-state']) {
+        await page.goto(`${base}/console?${planted}`);
+        await page.locator('#alert', {hasText: 'did not match a sign-in started here'}).waitFor();
+        await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
+        check(!(await page.locator('body').textContent()).includes('0800'), `the planted response's text was shown (${planted})`);
+        check(new URL(page.url()).search === '', `the planted response stayed in the address: ${page.url()}`);
+      }
       check(idp.seen.exchanges === 2, `a planted code was exchanged (${idp.seen.exchanges} exchanges)`);
       check(idp.seen.authorizations.length === authorizations, 'a planted response started a sign-in');
-      check(new URL(page.url()).search === '', `the planted response stayed in the address: ${page.url()}`);
     });
   } finally {
     await page.close();
@@ -917,7 +928,9 @@ async function keyboardPass(context) {
     await expectPay(rolledFrom, 200, 'the old key in its grace window after a refused second roll');
   });
 
-  await step('a refusal that comes after its dialog was closed shows in the page, and the promise goes', async () => {
+  // The refusal comes after the forced close; the page's "answer is coming" status goes with it,
+  // whether it was already shown or, frames held, still waiting for its animation frame.
+  const refusedAfterClose = async ({holdFrames}) => {
     let release;
     const released = new Promise((resolve) => {
       release = resolve;
@@ -931,18 +944,50 @@ async function keyboardPass(context) {
       await released;
       await route.continue();
     });
-    await page.getByRole('button', {name: `Roll key ${rolledFrom.slice(0, 12)}`}).click();
-    expectAnswer('POST', /\/roll$/, 400);
-    await openDialog(page).getByRole('button', {name: 'Roll key'}).click();
-    await held;
-    await page.evaluate(() => document.querySelector('dialog[open]').close('forced'));
-    await dialogGone(page);
-    await page.locator('#status', {hasText: 'Rolling key'}).waitFor();
-    release();
-    await page.locator('#alert', {hasText: /rolled/i}).waitFor();
-    const status = (await page.locator('#status').textContent()).trim();
-    check(status === '', `the page still says: ${status}`);
-    await page.unroute('**/roll');
+    try {
+      await page.getByRole('button', {name: `Roll key ${rolledFrom.slice(0, 12)}`}).click();
+      expectAnswer('POST', /\/roll$/, 400);
+      await openDialog(page).getByRole('button', {name: 'Roll key'}).click();
+      await held;
+      if (holdFrames) {
+        await page.evaluate(() => {
+          window.__frames = new Map();
+          window.__realFrame = [window.requestAnimationFrame, window.cancelAnimationFrame];
+          let next = 0;
+          window.requestAnimationFrame = (callback) => {
+            next += 1;
+            window.__frames.set(next, callback);
+            return next;
+          };
+          window.cancelAnimationFrame = (id) => window.__frames.delete(id);
+        });
+      }
+      await page.evaluate(() => document.querySelector('dialog[open]').close('forced'));
+      await dialogGone(page);
+      if (!holdFrames) await page.locator('#status', {hasText: 'Rolling key'}).waitFor();
+      release();
+      await page.locator('#alert', {hasText: /rolled/i}).waitFor();
+      if (holdFrames) {
+        const drawn = await page.evaluate(() => {
+          [window.requestAnimationFrame, window.cancelAnimationFrame] = window.__realFrame;
+          const callbacks = [...window.__frames.values()];
+          for (const callback of callbacks) callback(performance.now());
+          return callbacks.length;
+        });
+        console.log(`console: ${drawn} held animation frame(s) drawn after the refusal`);
+      }
+      const status = (await page.locator('#status').textContent()).trim();
+      check(status === '', `the page still says: ${status}`);
+    } finally {
+      release();
+      await page.unroute('**/roll');
+    }
+  };
+  await step('a refusal that comes after its dialog was closed shows in the page, and the promise goes', async () => {
+    await refusedAfterClose({holdFrames: false});
+  });
+  await step('... also when the refusal comes before the promise is drawn (animation frames held)', async () => {
+    await refusedAfterClose({holdFrames: true});
   });
   await page.close();
 }
@@ -983,9 +1028,15 @@ async function pagingPass(context) {
     await pager.getByText(`Page 1 of ${pages}`).waitFor();
     await app('Paging 11').waitFor();
 
+    await page.goto(`${base}/console#/applications?page=${pages}`);
+    await pager.getByText(`Page ${pages} of ${pages}`).waitFor();
+    check(await pager.getByRole('link', {name: 'Next page'}).count() === 0, 'the last page offers a next page');
+
     await page.goto(`${base}/console#/applications?page=${pages + 5}`);
     await page.getByText('No applications on this page.').waitFor();
+    await pager.getByText(`Page ${pages + 5} of ${pages}`).waitFor();
     await pager.getByRole('link', {name: 'Previous page'}).waitFor();
+    check(await pager.getByRole('link', {name: 'Next page'}).count() === 0, 'a page past the end offers a next page');
   });
   await page.close();
 }

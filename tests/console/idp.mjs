@@ -4,8 +4,8 @@
 // wrong redirect URI, no challenge, a verifier of the wrong form, a verifier it already showed
 // in the authorization request, or one that does not match the challenge cannot sign in.
 // `tamperState` makes the next authorization come back with another state, which the console
-// must refuse without exchanging the code; `deny` makes it come back with `error=access_denied`,
-// as when the merchant cancels at the provider.
+// must refuse without exchanging the code; `deny` (`{description}`) makes it come back with
+// `error=access_denied`, as when the merchant cancels at the provider.
 
 import {createHash, generateKeyPairSync, randomBytes, sign} from 'node:crypto';
 import {createServer} from 'node:http';
@@ -83,10 +83,11 @@ export function startIdp({port, clientId, redirectUri, accessToken}) {
       }
       seen.authorizations.push(Object.fromEntries(q));
       if (control.deny) {
+        const {description} = control.deny;
         control.deny = false;
         const back = new URL(redirectUri);
         back.searchParams.set('error', 'access_denied');
-        back.searchParams.set('error_description', 'The user cancelled the sign-in');
+        if (description) back.searchParams.set('error_description', description);
         back.searchParams.set('state', q.get('state'));
         response.writeHead(302, {location: back.href});
         response.end();

@@ -144,16 +144,16 @@ impl Stack {
             return Ok(());
         };
         for (name, rule) in rules {
+            assert!(
+                !rule.to_string().contains("\"Condition\""),
+                "rule {name}: CloudFormation refuses a condition inside a rule"
+            );
             let applies = rule
                 .get("RuleCondition")
                 .is_none_or(|condition| self.decide(condition, conditions));
             if !applies {
                 continue;
             }
-            assert!(
-                !rule.to_string().contains("\"Condition\""),
-                "rule {name}: CloudFormation refuses a condition inside a rule"
-            );
             for assertion in rule["Assertions"].as_array().expect("Assertions") {
                 if !self.decide(&assertion["Assert"], conditions) {
                     return Err(format!(

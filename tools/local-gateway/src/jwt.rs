@@ -87,7 +87,8 @@ impl JwtSettings {
             Some(_) if self.scopes.read.is_empty() || self.scopes.write.is_empty() => Err(
                 "refusing to serve: CONSOLE_CLIENT_ID is set, so JWT_READ_SCOPE and \
                  JWT_WRITE_SCOPE must not be empty (the console's ID tokens have its client id \
-                 as audience and no scope; only the scopes refuse them)"
+                 as audience and no scope; only the scopes refuse them). To run without scopes, \
+                 set CONSOLE_CLIENT_ID= (empty) as well."
                     .to_owned(),
             ),
             _ => Ok(()),
