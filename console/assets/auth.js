@@ -88,11 +88,11 @@ export async function completeRedirect(config) {
 }
 
 /** What the common refusals mean, for a provider that gives no description. */
-const REFUSALS = {
+const REFUSALS = Object.assign(Object.create(null), {
   access_denied: 'the sign-in was cancelled or refused',
   login_required: 'you are not signed in there',
   consent_required: 'the console was not granted access',
-};
+});
 
 /** An `?error=` response (the merchant cancelled, or the provider refused) in the merchant's words. */
 function refusalExplained(oauth, validate) {

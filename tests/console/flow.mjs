@@ -952,9 +952,11 @@ async function keyboardPass(context) {
       if (holdFrames) {
         await page.evaluate(() => {
           window.__frames = new Map();
+          window.__requested = 0;
           window.__realFrame = [window.requestAnimationFrame, window.cancelAnimationFrame];
           let next = 0;
           window.requestAnimationFrame = (callback) => {
+            window.__requested += 1;
             next += 1;
             window.__frames.set(next, callback);
             return next;
@@ -968,19 +970,25 @@ async function keyboardPass(context) {
       release();
       await page.locator('#alert', {hasText: /rolled/i}).waitFor();
       if (holdFrames) {
-        const drawn = await page.evaluate(() => {
+        const frames = await page.evaluate(() => {
           [window.requestAnimationFrame, window.cancelAnimationFrame] = window.__realFrame;
           const callbacks = [...window.__frames.values()];
           for (const callback of callbacks) callback(performance.now());
-          return callbacks.length;
+          return {requested: window.__requested, drawn: callbacks.length};
         });
-        console.log(`console: ${drawn} held animation frame(s) drawn after the refusal`);
+        check(frames.requested >= 1, 'the page asked for no animation frame: nothing was held');
+        console.log(`console: ${frames.requested} animation frame(s) held, ${frames.drawn} still drawn after the refusal`);
       }
       const status = (await page.locator('#status').textContent()).trim();
       check(status === '', `the page still says: ${status}`);
     } finally {
       release();
       await page.unroute('**/roll');
+      if (holdFrames) {
+        await page.evaluate(() => {
+          if (window.__realFrame) [window.requestAnimationFrame, window.cancelAnimationFrame] = window.__realFrame;
+        }).catch(() => {});
+      }
     }
   };
   await step('a refusal that comes after its dialog was closed shows in the page, and the promise goes', async () => {
