@@ -261,6 +261,30 @@ async function expectPay(key, status, what, options) {
 const openDialog = (page) => page.locator('dialog[open]');
 
 /**
+ * Holds the page's requests to `pattern` until `release()`: `arrived` resolves when the first one
+ * comes, and `stop()` releases them and removes the hold.
+ */
+async function holdRequests(page, pattern) {
+  let release;
+  const released = new Promise((resolve) => {
+    release = resolve;
+  });
+  let arrive;
+  const arrived = new Promise((resolve) => {
+    arrive = resolve;
+  });
+  await page.route(pattern, async (route) => {
+    arrive();
+    await released;
+    await route.continue();
+  });
+  return {arrived, release, stop: async () => {
+    release();
+    await page.unroute(pattern);
+  }};
+}
+
+/**
  * Waits until the page holds no dialog at all. `dialog[open]` stops matching as soon as close()
  * runs, but the close event (which removes the dialog and returns focus) comes a task later.
  */
@@ -687,21 +711,14 @@ async function mousePass(context) {
   });
 
   await step('an authorization response leaves the address bar before the settings load', async () => {
-    let release;
-    const released = new Promise((resolve) => {
-      release = resolve;
-    });
-    await page.route('**/console/config.json', async (route) => {
-      await released;
-      await route.continue();
-    });
+    const settings = await holdRequests(page, '**/console/config.json');
     await page.goto(`${base}/console?code=a-code&state=a-state`, {waitUntil: 'domcontentloaded'});
     await page.waitForFunction(() => location.search === '' && location.pathname === '/console');
-    release();
+    settings.release();
     // No sign-in was started from this page, so the response is refused.
     await page.locator('#alert', {hasText: 'Sign-in failed'}).waitFor();
     await page.getByRole('heading', {level: 1, name: 'Sign in'}).waitFor();
-    await page.unroute('**/console/config.json');
+    await settings.stop();
   });
   await page.close();
 }
@@ -879,23 +896,11 @@ async function keyboardPass(context) {
     await openDialog(page).getByRole('button', {name: 'I have stored it, close'}).click();
     await dialogGone(page);
     // The roll's request is held until the dialog has been told to close.
-    let release;
-    const released = new Promise((resolve) => {
-      release = resolve;
-    });
-    let arrived;
-    const held = new Promise((resolve) => {
-      arrived = resolve;
-    });
-    await page.route('**/roll', async (route) => {
-      arrived();
-      await released;
-      await route.continue();
-    });
+    const roll = await holdRequests(page, '**/roll');
     await page.getByRole('button', {name: `Roll key ${rolledFrom.slice(0, 12)}`}).click();
     const dialog = openDialog(page);
     await dialog.getByRole('button', {name: 'Roll key'}).click();
-    await held;
+    await roll.arrived;
     check(await dialog.getByRole('button', {name: 'Cancel'}).isDisabled(), 'Cancel works while the roll is in flight');
     await page.keyboard.press('Escape');
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve))));
@@ -905,13 +910,13 @@ async function keyboardPass(context) {
     await dialogGone(page);
     // The page says the answer is still coming.
     await page.locator('#status', {hasText: `Rolling key ${rolledFrom.slice(0, 12)}`}).waitFor();
-    release();
+    roll.release();
     const rolledTo = await readRevealedKey(page);
     secrets.set('the in-flight roll new key', rolledTo);
     check(rolledTo !== rolledFrom, 'the in-flight roll revealed the old key');
     await openDialog(page).getByRole('button', {name: 'I have stored it, close'}).click();
     await dialogGone(page);
-    await page.unroute('**/roll');
+    await roll.stop();
     await expectPay(rolledTo, 200, 'the key of a roll whose dialog closed in flight');
   });
 
@@ -931,24 +936,12 @@ async function keyboardPass(context) {
   // The refusal comes after the forced close; the page's "answer is coming" status goes with it,
   // whether it was already shown or, frames held, still waiting for its animation frame.
   const refusedAfterClose = async ({holdFrames}) => {
-    let release;
-    const released = new Promise((resolve) => {
-      release = resolve;
-    });
-    let arrived;
-    const held = new Promise((resolve) => {
-      arrived = resolve;
-    });
-    await page.route('**/roll', async (route) => {
-      arrived();
-      await released;
-      await route.continue();
-    });
+    const roll = await holdRequests(page, '**/roll');
     try {
       await page.getByRole('button', {name: `Roll key ${rolledFrom.slice(0, 12)}`}).click();
       expectAnswer('POST', /\/roll$/, 400);
       await openDialog(page).getByRole('button', {name: 'Roll key'}).click();
-      await held;
+      await roll.arrived;
       if (holdFrames) {
         await page.evaluate(() => {
           window.__frames = new Map();
@@ -967,7 +960,7 @@ async function keyboardPass(context) {
       await page.evaluate(() => document.querySelector('dialog[open]').close('forced'));
       await dialogGone(page);
       if (!holdFrames) await page.locator('#status', {hasText: 'Rolling key'}).waitFor();
-      release();
+      roll.release();
       await page.locator('#alert', {hasText: /rolled/i}).waitFor();
       if (holdFrames) {
         const frames = await page.evaluate(() => {
@@ -982,8 +975,7 @@ async function keyboardPass(context) {
       const status = (await page.locator('#status').textContent()).trim();
       check(status === '', `the page still says: ${status}`);
     } finally {
-      release();
-      await page.unroute('**/roll');
+      await roll.stop();
       if (holdFrames) {
         await page.evaluate(() => {
           if (window.__realFrame) [window.requestAnimationFrame, window.cancelAnimationFrame] = window.__realFrame;
