@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use api_tests::{Call, TestApi, TestResponse, MERCHANT, OTHER_MERCHANT};
+use api_tests::{with_wrong_checksum, Call, TestApi, TestResponse, MERCHANT, OTHER_MERCHANT};
 use appkeys::domain::key_format::{FullKey, KeyMode};
 use appkeys::secret_scanning::PublicKeys;
 use devkit::counter::RequestCounter;
@@ -100,11 +100,7 @@ async fn an_active_key_is_revoked_and_every_token_labelled_in_order() {
     );
     let other_mode = FullKey::generate(KeyMode::Test).expose_secret().to_owned();
     let unknown = FullKey::generate(KeyMode::Live).expose_secret().to_owned();
-    let mut bad_checksum = active.clone();
-    bad_checksum.replace_range(
-        bad_checksum.len() - 1..,
-        if active.ends_with('A') { "B" } else { "A" },
-    );
+    let bad_checksum = with_wrong_checksum(&active);
     assert!(r.works(&active).await);
 
     let tokens = [

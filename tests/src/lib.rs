@@ -46,6 +46,15 @@ pub fn generated_key(pepper: &Pepper, description: &str) -> (FullKey, NewKey) {
     (full_key, new)
 }
 
+/// `key` with its last (checksum) character changed, so it always fails the checksum: a fixed
+/// replacement would leave the key intact whenever the key already ended in it.
+pub fn with_wrong_checksum(key: &str) -> String {
+    let mut tampered = key.to_owned();
+    let last = tampered.pop().expect("a non-empty key");
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    tampered
+}
+
 /// What a direct store call needs of its request: `merchant`, `origin` and a deadline as a
 /// management function's. Leaked, so a test can pass `&caller_of(..)` inline: tests are short.
 pub fn caller_of(

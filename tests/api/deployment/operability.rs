@@ -344,9 +344,7 @@ fn the_decision_metric_filter_counts_the_authorizers_real_log_lines() {
                 .verifier(&devkit::counter::RequestCounter::default())
                 .await;
             assert_eq!(TestApi::allows(&verifier, &full_key).await, Some(true));
-            let mut tampered = full_key.clone();
-            tampered.pop();
-            tampered.push(if full_key.ends_with('0') { '1' } else { '0' });
+            let tampered = api_tests::with_wrong_checksum(&full_key);
             assert_eq!(TestApi::allows(&verifier, &tampered).await, Some(false));
             // A table that does not exist: the authorizer fails closed with an error.
             let broken_verifier = appkeys::authorize::KeyVerifier::new(

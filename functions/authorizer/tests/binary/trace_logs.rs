@@ -3,7 +3,9 @@
 //! key (whose raw event `lambda_runtime` logs at TRACE), not its hash (in the DynamoDB request the
 //! SDK logs at TRACE), not the pepper (in Secrets Manager's answer), not the header.
 
-use api_tests::{authorizer_event, create_secret, delete_secret, TestApi, MERCHANT};
+use api_tests::{
+    authorizer_event, create_secret, delete_secret, with_wrong_checksum, TestApi, MERCHANT,
+};
 use appkeys::pepper::Pepper;
 use devkit::runtime_api::run_function;
 
@@ -19,9 +21,7 @@ async fn decisions_at(level: &[(&str, &str)]) {
     let revoked = t.create_key(MERCHANT, &app, "revoked").await;
     t.revoke_key(MERCHANT, &app, &revoked.text("id")).await;
     let revoked = revoked.text("fullKey");
-    let mut tampered = active.clone();
-    tampered.pop();
-    tampered.push(if active.ends_with('0') { '1' } else { '0' });
+    let tampered = with_wrong_checksum(&active);
 
     let headers = [
         format!("Bearer {active}"),
