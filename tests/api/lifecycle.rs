@@ -516,11 +516,31 @@ async fn every_listed_key_shows_when_it_expires_was_last_used_and_was_revoked() 
 
 // ---------------------------------------------------------------- last use
 
-/// What the next `TransactWriteItems` of a client meets: an injected failure, or a slow answer.
+/// What the next `TransactWriteItems` of a client meets: an injected failure, or a gate that
+/// holds it until the test opens it.
 #[derive(Debug, Clone)]
 enum WriteHook {
     Fail,
-    Delay(std::time::Duration),
+    Hold(std::sync::Arc<Gate>),
+}
+
+/// Holds writes until opened (or for 5 s at most), and tells whether one went through.
+#[derive(Debug, Default)]
+struct Gate {
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+    passed: std::sync::atomic::AtomicBool,
+}
+
+impl Gate {
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+
+    fn passed(&self) -> bool {
+        self.passed.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl aws_sdk_dynamodb::config::Intercept for WriteHook {
@@ -543,9 +563,14 @@ impl aws_sdk_dynamodb::config::Intercept for WriteHook {
         }
         match self {
             Self::Fail => Err("injected: DynamoDB refused the write".into()),
-            Self::Delay(delay) => {
+            Self::Hold(gate) => {
                 // Interceptors are synchronous: this holds the writing task's thread.
-                std::thread::sleep(*delay);
+                let open = gate.open.lock().unwrap();
+                let _ = gate
+                    .opened
+                    .wait_timeout_while(open, std::time::Duration::from_secs(5), |open| !*open)
+                    .unwrap();
+                gate.passed.store(true, std::sync::atomic::Ordering::SeqCst);
                 Ok(())
             }
         }
@@ -689,24 +714,25 @@ async fn the_decision_never_waits_for_the_last_use_write() {
     let t = TestApi::new().await;
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let created = t.create_key(MERCHANT, &app, "checkout").await;
-    // Within the authorizer's 800 ms attempt timeout, far beyond what a decision takes.
-    let slow = std::time::Duration::from_millis(500);
-    let verifier = verifier_with(&t, WriteHook::Delay(slow)).await;
-    let started = std::time::Instant::now();
+    // The write is held until the decision is back: a decision that waited for it would come
+    // back only after the gate's 5 s, with the write through.
+    let gate = std::sync::Arc::new(Gate::default());
+    let verifier = verifier_with(&t, WriteHook::Hold(gate.clone())).await;
     assert_eq!(
         TestApi::allows(&verifier, &created.text("fullKey")).await,
         Some(true)
     );
-    let decided = started.elapsed();
-    assert!(
-        decided < slow / 4,
-        "the decision took {decided:?}, as if it waited for the write"
+    assert!(!gate.passed(), "the decision waited for the last-use write");
+    assert_eq!(
+        listed_key(&t, &app, &created.text("id")).await["lastUsedAt"],
+        Value::Null
     );
-    // The write still lands, later.
+    // Let go, the write still lands.
+    gate.open();
     let used = json!(t.clock.now().to_rfc3339());
     assert_eq!(
         wait_for_last_use(&t, &app, &created.text("id"), &used).await,
         used
     );
-    assert!(started.elapsed() >= slow);
+    assert!(gate.passed());
 }

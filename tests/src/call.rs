@@ -12,6 +12,10 @@ use serde_json::{json, Value};
 /// ships it (captured from AWS). Tests change only the fields a real request would change.
 pub const JWT_EVENT: &str = include_str!("../../events/apigw-http-api-jwt-request.json");
 
+/// The bearer token every built management call carries. A check for it in logs or events
+/// cannot match by chance, as a bare "eyJ" can inside a random key prefix.
+pub const BEARER_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.e30.sig";
+
 /// An HTTP API Lambda authorizer event (payload 2.0), as the `aws_lambda_events` crate ships it.
 pub const AUTHORIZER_EVENT: &str =
     include_str!("../../events/apigw-http-api-authorizer-request.json");
@@ -234,7 +238,7 @@ impl Call {
         };
         event["headers"] = json!({
             "accept": "application/json",
-            "authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig",
+            "authorization": format!("Bearer {BEARER_TOKEN}"),
             "content-type": "application/json",
             "host": "id.execute-api.us-east-1.amazonaws.com",
             "user-agent": "curl/8.5.0",
