@@ -865,6 +865,31 @@ async function keyboardPass(context) {
     await expectPay(key, 200, 'the key made with the keyboard');
   });
 
+  let rolledKey;
+  await step('keyboard: roll the key, choosing the window with the arrow keys', async () => {
+    const roll = page.getByRole('button', {name: `Roll key ${key.slice(0, 12)}`});
+    await tabTo(page, roll);
+    await page.keyboard.press('Enter');
+    const dialog = openDialog(page);
+    const window = dialog.getByLabel('Old key keeps working for');
+    await tabTo(page, window);
+    await page.keyboard.press('ArrowDown');
+    check(await window.inputValue() === '86400', `the arrow key chose ${await window.inputValue()}, not 24 hours`);
+    await tabTo(page, dialog.getByRole('button', {name: 'Roll key'}));
+    const rolled = page.waitForRequest((r) => r.url().endsWith('/roll') && r.method() === 'POST');
+    await page.keyboard.press('Enter');
+    check((await rolled).postDataJSON().expiresInSeconds === 86400, 'the keyboard roll sent another window');
+    rolledKey = await readRevealedKey(page);
+    secrets.set('the keyboard pass rolled key', rolledKey);
+    await page.keyboard.press('Escape');
+    await dialogGone(page);
+    check(await focusedSoon(roll), 'focus did not return to the Roll button');
+    await keyRow(page, rolledKey.slice(0, 12)).waitFor();
+    await assertNowhere(page, 'the keyboard pass rolled key', rolledKey);
+    await expectPay(rolledKey, 200, 'the key rolled with the keyboard');
+    await expectPay(key, 200, 'the old key in its 24-hour window');
+  });
+
   await step('keyboard: revoke with the confirmation (Escape cancels, Space confirms)', async () => {
     const revoke = page.getByRole('button', {name: `Revoke key ${key.slice(0, 12)}`});
     await tabTo(page, revoke);
@@ -884,6 +909,34 @@ async function keyboardPass(context) {
     const focusedInMain = await page.evaluate(() => document.querySelector('main').contains(document.activeElement));
     check(focusedInMain, 'focus was lost after the revocation');
     await expectPay(key, 403, 'the key revoked with the keyboard');
+  });
+
+  await step('keyboard: disable (confirmed with Enter) and enable the application', async () => {
+    await tabTo(page, page.getByRole('button', {name: 'Disable application'}));
+    await page.keyboard.press('Enter');
+    const dialog = openDialog(page);
+    await tabTo(page, dialog.getByRole('button', {name: 'Disable application'}));
+    await page.keyboard.press('Enter');
+    await page.locator('.title-row .badge', {hasText: 'Disabled'}).waitFor();
+    await expectPay(rolledKey, 403, 'a key of the application disabled with the keyboard');
+    await tabTo(page, page.getByRole('button', {name: 'Enable application'}));
+    await page.keyboard.press('Enter');
+    await page.locator('.title-row .badge', {hasText: 'Enabled'}).waitFor();
+    await expectPay(rolledKey, 200, 'a key of the application enabled with the keyboard');
+  });
+
+  await step('keyboard: the audit events, and back by the breadcrumb', async () => {
+    await tabTo(page, page.getByRole('link', {name: 'Audit events'}));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', {level: 1, name: `Audit events: ${appName}`}).waitFor();
+    const types = await page.locator('tr[data-event-type]').evaluateAll((rows) => rows.map((row) => row.dataset.eventType));
+    for (const type of ['application.created', 'api_key.created', 'api_key.rolled', 'api_key.revoked',
+      'application.disabled', 'application.enabled']) {
+      check(types.includes(type), `the keyboard pass's audit events lack ${type}: ${types.join(', ')}`);
+    }
+    await tabTo(page, page.getByRole('navigation', {name: 'Breadcrumb'}).getByRole('link', {name: appName, exact: true}));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', {level: 1, name: appName}).waitFor();
     check(await page.evaluate(() => window.__pointer) === 0, 'the keyboard pass used the mouse');
   });
 
