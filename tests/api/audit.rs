@@ -102,7 +102,7 @@ async fn every_change_writes_one_event_with_who_and_where() {
     ] {
         assert!(!body.contains(&secret[12..]));
     }
-    assert!(!body.contains(api_tests::BEARER_TOKEN), "no token");
+    assert!(!body.contains(api_tests::BEARER_TOKEN_HEADER), "no token");
 }
 
 #[tokio::test]

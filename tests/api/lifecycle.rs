@@ -715,7 +715,8 @@ async fn the_decision_never_waits_for_the_last_use_write() {
     let app = t.create_application_named(MERCHANT, "Prod").await;
     let created = t.create_key(MERCHANT, &app, "checkout").await;
     // The write is held until the decision is back: a decision that waited for it would come
-    // back only after the gate's 5 s, with the write through.
+    // back only after the gate's 5 s, with the write through. The gate opens at once after, so
+    // that the held write stays inside the SDK's 800 ms attempt timeout.
     let gate = std::sync::Arc::new(Gate::default());
     let verifier = verifier_with(&t, WriteHook::Hold(gate.clone())).await;
     assert_eq!(
@@ -723,10 +724,6 @@ async fn the_decision_never_waits_for_the_last_use_write() {
         Some(true)
     );
     assert!(!gate.passed(), "the decision waited for the last-use write");
-    assert_eq!(
-        listed_key(&t, &app, &created.text("id")).await["lastUsedAt"],
-        Value::Null
-    );
     // Let go, the write still lands.
     gate.open();
     let used = json!(t.clock.now().to_rfc3339());

@@ -77,5 +77,8 @@ fn no_secret_in_the_logs_of_idempotent_replays_kept_refusals_and_leak_reports_at
     assert!(!logs.contains(&full_key[12..]), "the key leaked: {logs}");
     assert!(!logs.contains(&hash_hex), "the hash leaked");
     assert!(!logs.contains("test pepper"), "the pepper leaked");
-    assert!(!logs.contains(api_tests::BEARER_TOKEN), "a JWT leaked");
+    assert!(
+        !logs.contains(api_tests::BEARER_TOKEN_HEADER),
+        "a JWT leaked"
+    );
 }

@@ -871,10 +871,10 @@ async function keyboardPass(context) {
     await tabTo(page, roll);
     await page.keyboard.press('Enter');
     const dialog = openDialog(page);
-    const window = dialog.getByLabel('Old key keeps working for');
-    await tabTo(page, window);
+    const grace = dialog.getByLabel('Old key keeps working for');
+    await tabTo(page, grace);
     await page.keyboard.press('ArrowDown');
-    check(await window.inputValue() === '86400', `the arrow key chose ${await window.inputValue()}, not 24 hours`);
+    check(await grace.inputValue() === '86400', `the arrow key chose ${await grace.inputValue()}, not 24 hours`);
     await tabTo(page, dialog.getByRole('button', {name: 'Roll key'}));
     const rolled = page.waitForRequest((r) => r.url().endsWith('/roll') && r.method() === 'POST');
     await page.keyboard.press('Enter');
@@ -936,7 +936,7 @@ async function keyboardPass(context) {
     }
     await tabTo(page, page.getByRole('navigation', {name: 'Breadcrumb'}).getByRole('link', {name: appName, exact: true}));
     await page.keyboard.press('Enter');
-    await page.getByRole('heading', {level: 1, name: appName}).waitFor();
+    await page.getByRole('heading', {level: 1, name: appName, exact: true}).waitFor();
     check(await page.evaluate(() => window.__pointer) === 0, 'the keyboard pass used the mouse');
   });
 

@@ -16,6 +16,9 @@ pub const JWT_EVENT: &str = include_str!("../../events/apigw-http-api-jwt-reques
 /// cannot match by chance, as a bare "eyJ" can inside a random key prefix.
 pub const BEARER_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.e30.sig";
 
+/// The token's header segment: found alone, it is part of the token leaked.
+pub const BEARER_TOKEN_HEADER: &str = "eyJhbGciOiJSUzI1NiJ9";
+
 /// An HTTP API Lambda authorizer event (payload 2.0), as the `aws_lambda_events` crate ships it.
 pub const AUTHORIZER_EVENT: &str =
     include_str!("../../events/apigw-http-api-authorizer-request.json");

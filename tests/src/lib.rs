@@ -22,7 +22,9 @@ pub mod recorder;
 pub mod response;
 
 pub use app::{create_secret, delete_secret, TestApi, MERCHANT, OTHER_MERCHANT};
-pub use call::{authorizer_event, due_in, Call, AUTHORIZER_EVENT, BEARER_TOKEN, JWT_EVENT};
+pub use call::{
+    authorizer_event, due_in, Call, AUTHORIZER_EVENT, BEARER_TOKEN, BEARER_TOKEN_HEADER, JWT_EVENT,
+};
 pub use faults::{fresh_store, Interleave, LoseFirstResponse};
 pub use response::{http, TestResponse};
 
